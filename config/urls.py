@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from qa.feeds import LatestQuestionsFeed
+from qa.sitemaps import QuestionSitemap, TagSitemap
+from qa.views import healthz, robots_txt
+
+sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap}
+
+urlpatterns = [
+    path("", include("qa.urls")),
+    path("api/", include("qa.api")),
+    path("admin/", admin.site.urls),
+    path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
+    path("feed/", LatestQuestionsFeed(), name="feed"),
+    path("robots.txt", robots_txt, name="robots"),
+    path("healthz", healthz, name="healthz"),
+    path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
+]
+
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"

@@ -1,0 +1,57 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from qa.models import Question, RelatedQuestion, Tag
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class RelatedQuestionInline(admin.TabularInline):
+    model = RelatedQuestion
+    fk_name = "from_question"
+    autocomplete_fields = ["to_question"]
+    extra = 1
+    ordering = ["position", "id"]
+
+
+@admin.register(Question)
+class QuestionAdmin(admin.ModelAdmin):
+    list_display = ["title", "is_published", "views", "created", "updated"]
+    list_filter = ["is_published", "tags", "created"]
+    search_fields = ["title", "key", "body", "answer"]
+    date_hierarchy = "created"
+    filter_horizontal = ["tags"]
+    readonly_fields = ["views", "updated"]
+    inlines = [RelatedQuestionInline]
+    actions = ["publish", "unpublish"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "key", "tags", "is_published", "created"]}),
+        (_("Question"), {"fields": ["body"]}),
+        (_("Answer"), {"fields": ["answer"]}),
+        (_("Counters"), {"fields": ["views", "updated"]}),
+    ]
+
+    @admin.action(description=_("Publish the selected questions"))
+    def publish(self, request, queryset):
+        self._set_published(request, queryset, True)
+
+    @admin.action(description=_("Unpublish the selected questions"))
+    def unpublish(self, request, queryset):
+        self._set_published(request, queryset, False)
+
+    def _set_published(self, request, queryset, value):
+        # Saved one by one (not queryset.update) so save() hooks, such as
+        # search indexing and cache invalidation, see every change.
+        count = 0
+        for question in queryset:
+            question.is_published = value
+            question.save(update_fields=["is_published", "updated"])
+            count += 1
+        message = ngettext("%(count)d question updated.", "%(count)d questions updated.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)

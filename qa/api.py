@@ -1,0 +1,83 @@
+"""Read-only JSON API for questions (SPEC §9). API reads never count views."""
+
+from django.conf import settings
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.http import JsonResponse
+from django.urls import path
+from django.views.decorators.http import require_safe
+
+from qa.filters import QuestionFilter
+from qa.models import Question
+
+app_name = "qa-api"
+
+
+def json_error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def paginated(request, queryset, serialize) -> JsonResponse:
+    """``{"count", "next", "previous", "results"}`` for one page of ``queryset``."""
+    paginator = Paginator(queryset, settings.ZHIKU_PAGE_SIZE)
+    try:
+        page = paginator.page(request.GET.get("page") or 1)
+    except PageNotAnInteger:
+        return json_error("page must be a positive whole number", 400)
+    except EmptyPage:
+        return json_error("page out of range", 404)
+
+    def page_url(number):
+        params = request.GET.copy()
+        params["page"] = number
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+    return JsonResponse(
+        {
+            "count": paginator.count,
+            "next": page_url(page.next_page_number()) if page.has_next() else None,
+            "previous": page_url(page.previous_page_number()) if page.has_previous() else None,
+            "results": [serialize(request, item) for item in page.object_list],
+        },
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+def question_summary(request, question):
+    return {
+        "id": question.pk,
+        "title": question.title,
+        "url": request.build_absolute_uri(question.get_absolute_url()),
+        "tags": [tag.name for tag in question.tags.all()],
+        "views": question.views,
+        "created": question.created.isoformat(),
+    }
+
+
+@require_safe
+def question_list(request):
+    filterset = QuestionFilter(request.GET, queryset=Question.objects.for_listing())
+    return paginated(request, filterset.qs, question_summary)
+
+
+@require_safe
+def question_detail(request, pk):
+    question = Question.objects.published().prefetch_related("tags").filter(pk=pk).first()
+    if question is None:
+        return json_error("question not found", 404)
+    data = question_summary(request, question)
+    data.update(
+        question_html=question.body_html,
+        answer_html=question.answer_html,
+        related=[
+            {"id": r.pk, "title": r.title, "url": request.build_absolute_uri(r.get_absolute_url())}
+            for r in Question.objects.related_to(question)
+        ],
+        resources=[],
+    )
+    return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+
+
+urlpatterns = [
+    path("questions/", question_list, name="questions"),
+    path("questions/<int:pk>/", question_detail, name="question"),
+]

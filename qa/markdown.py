@@ -1,0 +1,117 @@
+"""Markdown to safe HTML: the one pipeline used for answers, questions and resources.
+
+Python-Markdown renders (fenced code highlighted by Pygments with CSS classes,
+footnotes, tables, heading anchors), then nh3 removes everything not on the
+allowlist below. Raw HTML in the source is allowed in, and the sanitiser is what
+makes it safe. Pure code: no Django imports, so it is tested without a request.
+"""
+
+import html as html_lib
+import re
+
+import markdown
+import nh3
+from markdown.extensions.codehilite import CodeHiliteExtension
+from markdown.extensions.footnotes import FootnoteExtension
+from markdown.extensions.tables import TableExtension
+from markdown.extensions.toc import TocExtension, slugify_unicode
+from pygments.formatters.html import HtmlFormatter
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
+    "ol", "p", "pre", "s", "samp", "span", "strong", "sub", "sup", "table", "tbody",
+    "td", "tfoot", "th", "thead", "tr", "ul",
+}  # fmt: skip
+
+ALLOWED_ATTRIBUTES = {
+    "*": {"class", "id", "title", "lang"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "ol": {"start"},
+    "th": {"align", "colspan", "rowspan"},
+    "td": {"align", "colspan", "rowspan"},
+}
+
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+class _LabelledHtmlFormatter(HtmlFormatter):
+    """Pygments HTML with the fence's language name as a label above the code."""
+
+    def __init__(self, lang_str: str = "", **options):
+        language = lang_str.removeprefix("language-")
+        if language:
+            options.setdefault("filename", language)
+        super().__init__(**options)
+
+
+def _extensions():
+    return [
+        "fenced_code",
+        # align="..." rather than style="text-align:..": the CSP forbids inline styles.
+        TableExtension(use_align_attribute=True),
+        "sane_lists",
+        "abbr",
+        "def_list",
+        CodeHiliteExtension(
+            css_class="highlight",
+            guess_lang=False,
+            use_pygments=True,
+            pygments_formatter=_LabelledHtmlFormatter,
+        ),
+        FootnoteExtension(BACKLINK_TITLE="返回正文", SUPERSCRIPT_TEXT="{}"),
+        TocExtension(slugify=slugify_unicode, permalink="#", permalink_title="本节链接"),
+    ]
+
+
+def sanitize_html(html: str) -> str:
+    """Keep formatting, drop scripts, handlers, styles, frames and unsafe URLs."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        clean_content_tags={"script", "style"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def render_markdown(text: str) -> str:
+    """Render Markdown source to sanitised HTML ("" for empty input)."""
+    if not text or not text.strip():
+        return ""
+    # A Markdown instance keeps per-document state (footnotes, ids), so each
+    # document gets a fresh one; rendering happens on save, not per request.
+    md = markdown.Markdown(extensions=_extensions(), tab_length=4, output_format="html")
+    md.stripTopLevelTags = True
+    html = md.convert(text)
+    return sanitize_html(html)
+
+
+# Decorations the renderer adds that are not part of the text.
+_DECORATION = re.compile(
+    r'<a class="headerlink"[^>]*>.*?</a>|<span class="filename">.*?</span>'
+    r'|<sup id="fnref[^"]*">.*?</sup>|<div class="footnote">.*?</div>\s*$',
+    re.DOTALL,
+)
+
+
+def plain_text(html: str) -> str:
+    """Visible text of rendered HTML, whitespace folded (for excerpts and descriptions)."""
+    text = nh3.clean(_DECORATION.sub("", html), tags=set(), clean_content_tags={"script", "style"})
+    return " ".join(html_lib.unescape(text).split())
+
+
+def excerpt(html: str, length: int = 300) -> str:
+    """The first ``length`` characters of visible text, cut with an ellipsis."""
+    text = plain_text(html)
+    if len(text) <= length:
+        return text
+    return text[:length].rstrip() + "…"
+
+
+def pygments_css(style: str = "default", selector: str = ".highlight") -> str:
+    """The stylesheet for highlighted code (served as a static file)."""
+    return HtmlFormatter(style=style).get_style_defs(selector)

@@ -1,0 +1,171 @@
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+
+from qa.markdown import excerpt, render_markdown
+
+# Characters of answer text shown under a related question and in meta descriptions.
+EXCERPT_LENGTH = 300
+
+
+def unicode_slug(text: str, max_length: int = 80) -> str:
+    """A URL slug that keeps Chinese characters (``allow_unicode``)."""
+    return slugify(text, allow_unicode=True)[:max_length].strip("-") or "q"
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True, allow_unicode=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = unicode_slug(self.name, 60)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("qa:tag", kwargs={"slug": self.slug})
+
+
+class QuestionQuerySet(models.QuerySet):
+    def published(self):
+        """Questions visitors may see."""
+        return self.filter(is_published=True)
+
+    def for_listing(self):
+        """Published questions with their tags loaded in one extra query."""
+        return self.published().prefetch_related("tags")
+
+    def related_to(self, question, limit: int = 5) -> list["Question"]:
+        """Curated related questions first, in the editor's order, then filled up
+        to ``limit`` with published questions sharing the most tags. Never the
+        question itself, never an unpublished one. Two queries."""
+        curated = [
+            link.to_question
+            for link in RelatedQuestion.objects.filter(
+                from_question=question, to_question__is_published=True
+            ).select_related("to_question")[:limit]
+        ]
+        missing = limit - len(curated)
+        if missing > 0:
+            exclude = {question.pk, *(q.pk for q in curated)}
+            similar = (
+                self.published()
+                .filter(tags__in=question.tags.all())
+                .exclude(pk__in=exclude)
+                .annotate(shared=models.Count("tags"))
+                .order_by("-shared", "-views", "-created")[:missing]
+            )
+            curated.extend(similar)
+        return curated
+
+    def sorted_by(self, sort: str):
+        orderings = {
+            "new": ["-created", "-id"],
+            "views": ["-views", "-created", "-id"],
+            "updated": ["-updated", "-id"],
+        }
+        return self.order_by(*orderings.get(sort, orderings["new"]))
+
+
+class Question(models.Model):
+    key = models.CharField(
+        _("import key"),
+        max_length=100,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("Stable external id used by import/export; leave empty for new questions."),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=80, allow_unicode=True, blank=True)
+    body = models.TextField(_("question details (Markdown)"), blank=True)
+    body_html = models.TextField(editable=False, blank=True)
+    answer = models.TextField(_("answer (Markdown)"))
+    answer_html = models.TextField(editable=False, blank=True)
+    excerpt = models.TextField(editable=False, blank=True)
+    tags = models.ManyToManyField(Tag, related_name="questions", blank=True, verbose_name=_("tags"))
+    related = models.ManyToManyField(
+        "self",
+        through="RelatedQuestion",
+        symmetrical=False,
+        related_name="+",
+        blank=True,
+        verbose_name=_("curated related questions"),
+    )
+    views = models.PositiveIntegerField(_("views"), default=0)
+    is_published = models.BooleanField(_("published"), default=True, db_index=True)
+    created = models.DateTimeField(_("published at"), default=timezone.now, db_index=True)
+    updated = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
+    objects = QuestionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        indexes = [
+            models.Index(fields=["is_published", "-created"], name="qa_question_pub_created"),
+            models.Index(fields=["is_published", "-views"], name="qa_question_pub_views"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(title=""), name="qa_question_title_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = unicode_slug(self.title)
+        update_fields = kwargs.get("update_fields")
+        # Rendered HTML is derived data: rebuilt here, the one place that
+        # writes it, unless a partial save does not touch the Markdown.
+        if update_fields is None or {"body", "answer"} & set(update_fields):
+            self.body_html = render_markdown(self.body)
+            self.answer_html = render_markdown(self.answer)
+            self.excerpt = excerpt(self.answer_html, EXCERPT_LENGTH)
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "body_html", "answer_html", "excerpt"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("qa:detail", kwargs={"pk": self.pk, "slug": self.slug or "q"})
+
+    def increment_views(self) -> None:
+        """Add one view atomically in the database; concurrent calls never lose one."""
+        Question.objects.filter(pk=self.pk).update(views=F("views") + 1)
+
+
+class RelatedQuestion(models.Model):
+    """A curated "related question" link, kept in the editor's order."""
+
+    from_question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="related_links")
+    to_question = models.ForeignKey(
+        Question, on_delete=models.CASCADE, related_name="+", verbose_name=_("related question")
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("related question")
+        verbose_name_plural = _("related questions")
+        constraints = [
+            models.UniqueConstraint(fields=["from_question", "to_question"], name="qa_related_unique_pair"),
+            models.CheckConstraint(
+                condition=~Q(from_question=F("to_question")), name="qa_related_not_self"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.from_question_id} → {self.to_question_id}"

@@ -1,0 +1,133 @@
+import json
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponsePermanentRedirect
+from django.shortcuts import get_object_or_404, render
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
+from django.views.generic import ListView
+
+from qa.counting import RecentViews, is_countable
+from qa.filters import QuestionFilter
+from qa.models import Question, Tag
+
+# JSON inside <script type="application/ld+json"> must not be able to close the tag.
+_JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+
+
+@require_safe
+def home(request):
+    published = Question.objects.for_listing()
+    context = {
+        "latest": published.sorted_by("new")[:10],
+        "popular": published.sorted_by("views")[:10],
+        "tags": Tag.objects.filter(questions__is_published=True).distinct()[:40],
+    }
+    return render(request, "qa/home.html", context)
+
+
+class QuestionListView(ListView):
+    template_name = "qa/question_list.html"
+    context_object_name = "questions"
+    paginate_by = settings.ZHIKU_PAGE_SIZE
+
+    def get_queryset(self):
+        self.filterset = QuestionFilter(self.request.GET, queryset=Question.objects.for_listing())
+        return self.filterset.qs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["filter"] = self.filterset
+        context["query_without_page"] = _query_without_page(self.request)
+        return context
+
+
+class TagView(QuestionListView):
+    template_name = "qa/tag_detail.html"
+
+    def get_queryset(self):
+        self.tag = get_object_or_404(Tag, slug=self.kwargs["slug"])
+        self.filterset = QuestionFilter(
+            self.request.GET, queryset=Question.objects.for_listing().filter(tags=self.tag)
+        )
+        return self.filterset.qs
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(tag=self.tag, **kwargs)
+
+
+@require_safe
+def question_detail(request, pk, slug=None):
+    """One question page; a GET that answers 200 counts a view (SPEC §5)."""
+    question = get_object_or_404(Question.objects.published().prefetch_related("tags"), pk=pk)
+    if slug != question.slug:
+        return HttpResponsePermanentRedirect(question.get_absolute_url())
+
+    recent = RecentViews(request)
+    counted = is_countable(request) and question.pk not in recent
+    if counted:
+        question.increment_views()
+        question.views += 1
+        recent.add(question.pk)
+
+    context = {
+        "question": question,
+        "tags": list(question.tags.all()),
+        "related": Question.objects.related_to(question),
+        "json_ld": _qa_page_json_ld(request, question),
+    }
+    response = render(request, "qa/question_detail.html", context)
+    if counted:
+        recent.store(response)
+    return response
+
+
+def _qa_page_json_ld(request, question):
+    url = request.build_absolute_uri(question.get_absolute_url())
+    data = {
+        "@context": "https://schema.org",
+        "@type": "QAPage",
+        "mainEntity": {
+            "@type": "Question",
+            "name": question.title,
+            "text": question.body or question.title,
+            "answerCount": 1,
+            "dateCreated": question.created.isoformat(),
+            "url": url,
+            "acceptedAnswer": {
+                "@type": "Answer",
+                "text": question.excerpt,
+                "dateCreated": question.created.isoformat(),
+                "url": url,
+            },
+        },
+    }
+    text = json.dumps(data, ensure_ascii=False).translate(_JSON_SCRIPT_ESCAPES)
+    return mark_safe(text)  # noqa: S308 - escaped above so it cannot close the script tag
+
+
+def _query_without_page(request):
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+@require_safe
+@cache_control(max_age=86400, public=True)
+def robots_txt(request):
+    sitemap = request.build_absolute_uri("/sitemap.xml")
+    lines = [
+        "User-agent: *",
+        "Disallow: /admin/",
+        "Disallow: /api/",
+        "Disallow: /search/",
+        f"Sitemap: {sitemap}",
+        "",
+    ]
+    return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
+
+
+@require_safe
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")

@@ -1,0 +1,1 @@
+// Zhiku front-end behaviour; no inline scripts anywhere (strict CSP).

@@ -41,7 +41,8 @@ class _LabelledHtmlFormatter(HtmlFormatter):
 
     def __init__(self, lang_str: str = "", **options):
         language = lang_str.removeprefix("language-")
-        if language:
+        # Code without a declared language comes through as "text": no label then.
+        if language and language != "text":
             options.setdefault("filename", language)
         super().__init__(**options)
 

@@ -1,0 +1,27 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from qa.transfer import TransferError, import_content
+
+
+class Command(BaseCommand):
+    help = (
+        "Import questions and resources from a content JSON file (see docs/import-format.md). "
+        "All or nothing: any problem is reported by item and field and nothing is written."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="the JSON file, or a folder holding content.json")
+        parser.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+
+    def handle(self, *args, path, dry_run, **options):
+        try:
+            summary = import_content(path=Path(path), dry_run=dry_run)
+        except TransferError as exc:
+            problems = "\n  ".join(exc.problems)
+            raise CommandError(f"Nothing imported; {len(exc.problems)} problem(s):\n  {problems}") from exc
+        if dry_run:
+            self.stdout.write(self.style.SUCCESS(f"{path}: no problems found (dry run, nothing written)."))
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Imported {path}: {summary}."))

@@ -67,9 +67,9 @@ def question_detail(request, pk, slug=None):
     recent = RecentViews(request)
     counted = is_countable(request) and question.pk not in recent
     if counted:
-        question.increment_views()
+        # Shown with this visit included; stored only once the page has rendered,
+        # so a request that ends in an error never counts.
         question.views += 1
-        recent.add(question.pk)
 
     context = {
         "question": question,
@@ -79,6 +79,8 @@ def question_detail(request, pk, slug=None):
     }
     response = render(request, "qa/question_detail.html", context)
     if counted:
+        question.increment_views()
+        recent.add(question.pk)
         recent.store(response)
     return response
 

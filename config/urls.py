@@ -12,6 +12,8 @@ sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap}
 urlpatterns = [
     path("", include("qa.urls")),
     path("api/", include("qa.api")),
+    path("", include("resources.urls")),
+    path("api/", include("resources.api")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_safe
 
 from qa.filters import QuestionFilter
 from qa.models import Question
+from resources.models import Resource
 
 app_name = "qa-api"
 
@@ -61,6 +62,9 @@ def question_list(request):
 
 @require_safe
 def question_detail(request, pk):
+    # Imported here: resources.api builds on this module's pagination helpers.
+    from resources.api import resource_summary
+
     question = Question.objects.published().prefetch_related("tags").filter(pk=pk).first()
     if question is None:
         return json_error("question not found", 404)
@@ -72,7 +76,7 @@ def question_detail(request, pk):
             {"id": r.pk, "title": r.title, "url": request.build_absolute_uri(r.get_absolute_url())}
             for r in Question.objects.related_to(question)
         ],
-        resources=[],
+        resources=[resource_summary(request, r) for r in Resource.objects.recommended_by(question)],
     )
     return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
 

@@ -2,8 +2,10 @@ import hashlib
 import uuid
 from pathlib import PurePath
 
-from django.db import models
-from django.db.models import F, Q
+from django.db import models, transaction
+from django.db.models import F, Prefetch, Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +29,19 @@ def file_type_of(filename: str) -> str:
 class ResourceQuerySet(models.QuerySet):
     def published(self):
         return self.filter(is_published=True)
+
+    def recommended_by(self, question):
+        """Published resources a question recommends, in the editor's order."""
+        return (
+            self.published()
+            .filter(recommendations__question=question)
+            .order_by("recommendations__position", "recommendations__id")
+        )
+
+    def with_recommending_questions(self):
+        """Each resource's published recommending questions, in order, in one extra query."""
+        links = Recommendation.objects.filter(question__is_published=True).select_related("question")
+        return self.prefetch_related(Prefetch("recommendations", queryset=links, to_attr="published_links"))
 
     def sorted_by(self, sort: str):
         orderings = {"new": ["-created", "-id"], "downloads": ["-downloads", "-created", "-id"]}
@@ -75,12 +90,17 @@ class Resource(models.Model):
             self.slug = unicode_slug(self.title)
         self.description_html = render_markdown(self.description)
         self.summary = excerpt(self.description_html, 160)
+        replaced = None
         if self.file and not self.file._committed:
             # A new upload: record what it is before storage renames it.
             self.original_name = PurePath(self.file.name).name
             self.file_type = file_type_of(self.original_name)
             self.size, self.sha256 = _size_and_digest(self.file)
+            if self.pk:
+                replaced = Resource.objects.filter(pk=self.pk).values_list("file", flat=True).first()
         super().save(*args, **kwargs)
+        if replaced and replaced != self.file.name:
+            _delete_file_on_commit(self.file.storage, replaced)
 
     def get_absolute_url(self):
         return reverse("resources:detail", kwargs={"pk": self.pk, "slug": self.slug or "r"})
@@ -90,6 +110,17 @@ class Resource(models.Model):
 
     def increment_downloads(self) -> None:
         Resource.objects.filter(pk=self.pk).update(downloads=F("downloads") + 1)
+
+
+def _delete_file_on_commit(storage, name: str) -> None:
+    # After commit: a rolled-back delete or replace must still find its file.
+    transaction.on_commit(lambda: storage.delete(name))
+
+
+@receiver(post_delete, sender=Resource, dispatch_uid="resources_delete_file")
+def _delete_stored_file(sender, instance, **kwargs):
+    if instance.file.name:
+        _delete_file_on_commit(instance.file.storage, instance.file.name)
 
 
 def _size_and_digest(file) -> tuple[int, str]:

@@ -1,0 +1,55 @@
+from django.contrib import admin
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from qa.admin import QuestionAdmin
+from resources.forms import ResourceAdminForm
+from resources.models import Recommendation, Resource
+
+
+class RecommendationInline(admin.TabularInline):
+    """The questions recommending a resource, in order, edited on the resource."""
+
+    model = Recommendation
+    autocomplete_fields = ["question"]
+    extra = 1
+    ordering = ["position", "id"]
+    verbose_name = _("recommending question")
+    verbose_name_plural = _("questions that recommend this resource")
+
+
+class QuestionResourceInline(admin.TabularInline):
+    """The same links seen from the question: the resources it recommends."""
+
+    model = Recommendation
+    autocomplete_fields = ["resource"]
+    extra = 1
+    ordering = ["position", "id"]
+    verbose_name = _("recommended resource")
+    verbose_name_plural = _("recommended resources")
+
+
+# The question admin belongs to qa, which does not know about resources; the
+# dependency runs from resources to qa, so the inline is attached from here.
+QuestionAdmin.inlines = [*QuestionAdmin.inlines, QuestionResourceInline]
+
+
+@admin.register(Resource)
+class ResourceAdmin(admin.ModelAdmin):
+    form = ResourceAdminForm
+    list_display = ["title", "file_type", "human_size", "downloads", "is_published", "created"]
+    list_filter = ["is_published", "file_type", "created"]
+    search_fields = ["title", "key", "original_name", "description"]
+    date_hierarchy = "created"
+    readonly_fields = ["original_name", "file_type", "human_size", "sha256", "downloads", "updated"]
+    inlines = [RecommendationInline]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "key", "is_published", "created"]}),
+        (_("File"), {"fields": ["file", "original_name", "file_type", "human_size", "sha256"]}),
+        (_("Description"), {"fields": ["description"]}),
+        (_("Counters"), {"fields": ["downloads", "updated"]}),
+    ]
+
+    @admin.display(description=_("size"), ordering="size")
+    def human_size(self, resource):
+        return filesizeformat(resource.size)

@@ -1,0 +1,121 @@
+from django.conf import settings
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
+from django.views.generic import ListView
+
+from qa.counting import is_countable
+from qa.ratelimit import ratelimit
+from resources.downloads import (
+    RangeNotSatisfiable,
+    attachment_header,
+    content_type_for,
+    iter_range,
+    parse_range,
+)
+from resources.filters import ResourceFilter
+from resources.models import Resource
+
+
+class ResourceListView(ListView):
+    template_name = "resources/resource_list.html"
+    context_object_name = "resources"
+    paginate_by = settings.ZHIKU_PAGE_SIZE
+
+    def get_queryset(self):
+        self.filterset = ResourceFilter(self.request.GET, queryset=Resource.objects.published())
+        return self.filterset.qs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        params = self.request.GET.copy()
+        params.pop("page", None)
+        context["filter"] = self.filterset
+        context["query_without_page"] = params.urlencode()
+        context["types"] = (
+            Resource.objects.published()
+            .exclude(file_type="")
+            .order_by("file_type")
+            .values_list("file_type", flat=True)
+            .distinct()
+        )
+        return context
+
+
+@require_safe
+def resource_detail(request, pk, slug=None):
+    resource = get_object_or_404(Resource.objects.published().with_recommending_questions(), pk=pk)
+    if slug != resource.slug:
+        return HttpResponsePermanentRedirect(resource.get_absolute_url())
+    questions = [link.question for link in resource.published_links]
+    return render(request, "resources/resource_detail.html", {"resource": resource, "questions": questions})
+
+
+@require_safe
+@ratelimit("download")
+def download(request, pk):
+    """The file as an attachment, resumable with HTTP Range (SPEC §7).
+
+    A GET by a person counts one download; HEAD, crawlers and resumed
+    downloads (a range that does not start at the first byte) do not.
+    """
+    resource = get_object_or_404(Resource.objects.published(), pk=pk)
+    storage = resource.file.storage
+    if not resource.file.name or not storage.exists(resource.file.name):
+        raise Http404("The file of this resource is missing.")
+    size = resource.size
+
+    byte_range = None
+    if _range_applies(request, resource):
+        try:
+            byte_range = parse_range(request.headers.get("Range"), size)
+        except RangeNotSatisfiable:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return _with_file_headers(response, resource)
+
+    if is_countable(request) and (byte_range is None or byte_range.start == 0):
+        resource.increment_downloads()
+
+    if request.method == "HEAD":
+        response = HttpResponse()
+        response["Content-Length"] = str(byte_range.length if byte_range else size)
+    elif byte_range is None:
+        response = FileResponse(storage.open(resource.file.name, "rb"))
+    else:
+        stream = iter_range(storage.open(resource.file.name, "rb"), byte_range)
+        response = StreamingHttpResponse(stream, status=206)
+        response["Content-Length"] = str(byte_range.length)
+    if byte_range is not None:
+        response.status_code = 206
+        response["Content-Range"] = byte_range.content_range(size)
+    return _with_file_headers(response, resource)
+
+
+def _range_applies(request, resource) -> bool:
+    # If-Range: resume only if the client still has the same file, else send it whole.
+    if_range = request.headers.get("If-Range")
+    return if_range is None or if_range.strip() == _etag(resource)
+
+
+def _etag(resource) -> str:
+    return f'"{resource.sha256}"'
+
+
+def _with_file_headers(response, resource):
+    response["Content-Type"] = content_type_for(resource.file_type)
+    response["Content-Disposition"] = attachment_header(resource.original_name or resource.file.name)
+    response["Accept-Ranges"] = "bytes"
+    response["X-Content-Type-Options"] = "nosniff"
+    if resource.sha256:
+        response["ETag"] = _etag(resource)
+    # Even if a browser were talked into rendering the file, it gets no script and no origin.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-transform"
+    return response

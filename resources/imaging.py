@@ -146,7 +146,8 @@ def invert_image(data: bytes, mode: str = "gray", *, filename: str = "image") ->
             output_format = output_format_for(source_format)
             orientation = _orientation(source)
             icc_profile = source.info.get("icc_profile")
-            frames, durations, loop = _inverted_frames(source, mode, multi=source_format in MULTI_FRAME_FORMATS)
+            multi = source_format in MULTI_FRAME_FORMATS
+            frames, durations, loop = _inverted_frames(source, mode, multi=multi)
             save_options = _save_options(source, output_format, data)
     except ImageToolError:
         raise
@@ -206,11 +207,8 @@ def invert_frame(frame: Image.Image, mode: str) -> Image.Image:
 
     bilevel = frame.mode == "1" and "transparency" not in frame.info
     has_alpha = frame.mode in ALPHA_MODES or "transparency" in frame.info
-    gray = mode == "gray" or frame.mode in {"1", "L", "LA", "La", "I", "F"}
-    if gray:
-        target = "LA" if has_alpha else "L"
-    else:
-        target = "RGBA" if has_alpha else "RGB"
+    single_band = frame.mode in {"1", "L", "LA", "La", "I", "F"}
+    target = ("L" if mode == "gray" or single_band else "RGB") + ("A" if has_alpha else "")
     if frame.mode != target:
         frame = frame.convert(target)
 

@@ -16,8 +16,14 @@ keepalive = 5
 preload_app = True
 max_requests = 5000
 max_requests_jitter = 500
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# GUNICORN_ACCESSLOG= (empty) turns the access log off, e.g. for load tests.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 errorlog = "-"
+# Access lines as JSON with the X-Request-ID the app answered with (config.logging).
+logger_class = "config.logging.GunicornJsonLogger"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 limit_request_line = 8190
+# Worker heartbeats on tmpfs: a container's overlay disk can stall them into false timeouts.
+if os.path.isdir("/dev/shm"):  # noqa: S108 - a fixed tmpfs path, not a temp file
+    worker_tmp_dir = "/dev/shm"  # noqa: S108
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

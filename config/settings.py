@@ -12,6 +12,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.logging import logging_config
+from config.middleware import add_static_security_headers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -25,6 +28,20 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """``"60/m"``, ``"5/15m"`` or ``"100/30s"`` as (requests, window in seconds)."""
+    value = os.environ.get(name, "").strip() or default
+    count, _, period = value.replace(" ", "").lower().partition("/")
+    number, unit = period[:-1] or "1", period[-1:]
+    valid = count.isdigit() and number.isdigit() and unit in _RATE_UNITS
+    if not valid or int(count) == 0 or int(number) == 0:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected requests/period such as 60/m or 5/15m.")
+    return int(count), int(number) * _RATE_UNITS[unit]
 
 
 ZHIKU_ENV = os.environ.get("DJANGO_ENV", "local").strip().lower()
@@ -62,7 +79,7 @@ if PRODUCTION and not os.environ.get("DJANGO_ALLOWED_HOSTS", "").strip():
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.ZhikuAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -77,6 +94,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -185,7 +203,8 @@ USE_TZ = True
 # --- Static and media files -----------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Overridable so a benchmark or a container can collect into a directory of its own.
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", "").strip() or VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "").strip() or VAR_DIR / "media")
@@ -200,6 +219,7 @@ STORAGES = {
     },
 }
 WHITENOISE_MAX_AGE = 3600
+WHITENOISE_ADD_HEADERS_FUNCTION = add_static_security_headers
 
 # --- Security -------------------------------------------------------------------------------
 
@@ -236,25 +256,37 @@ if PRODUCTION:
 
 # --- Logging --------------------------------------------------------------------------------
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-    },
-    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.request": {"level": "ERROR", "propagate": True},
-    },
-}
+# Errors go to the log with the request id (config.middleware), never to the visitor.
+LOGGING = logging_config(os.environ.get("DJANGO_LOG_LEVEL", "INFO").upper())
 
 # --- Zhiku ----------------------------------------------------------------------------------
 
 ZHIKU_SITE_NAME = "知库"
 ZHIKU_RATELIMIT = env_bool("ZHIKU_RATELIMIT", True)
+# scope -> (requests, seconds); ZHIKU_RATELIMIT_SEARCH=60/m etc. override each one.
+ZHIKU_RATELIMITS = {
+    scope: env_rate(f"ZHIKU_RATELIMIT_{scope.upper().replace('-', '_')}", default)
+    for scope, default in {
+        "search": "60/m",
+        "invert": "20/m",
+        "download": "60/m",
+        # Failed admin logins per address and username (config.admin).
+        "admin-login": "5/15m",
+    }.items()
+}
+# How many proxies (load balancer, CDN) append to X-Forwarded-For in front of
+# gunicorn; 0 trusts only the socket address. See docs/deploy.md.
+ZHIKU_TRUSTED_PROXIES = int(os.environ.get("ZHIKU_TRUSTED_PROXIES", "0"))
 # A repeat view of one question from one browser within this window counts once.
 ZHIKU_VIEW_DEDUP_SECONDS = 30 * 60
 ZHIKU_PAGE_SIZE = 20
+
+# Resource uploads (admin): size limit and extension allowlist. HTML and
+# scripts a browser would run are deliberately absent; SVG is only ever sent
+# as an attachment.
+ZHIKU_UPLOAD_MAX_BYTES = int(os.environ.get("ZHIKU_UPLOAD_MAX_MB", "100")) * 1024 * 1024
+ZHIKU_UPLOAD_EXTENSIONS = env_list(
+    "ZHIKU_UPLOAD_EXTENSIONS",
+    "pdf,zip,rar,7z,gz,tgz,tar,bz2,xz,exe,msi,jar,jsp,java,py,txt,md,csv,json,"
+    "doc,docx,xls,xlsx,ppt,pptx,ttf,otf,woff,woff2,png,jpg,jpeg,gif,webp,svg",
+)

@@ -1,10 +1,15 @@
 import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from qa.models import Question, RelatedQuestion, Tag
 
 _counter = itertools.count(1)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_tag(name: str) -> Tag:
@@ -39,6 +44,30 @@ def pytest_configure(config):
     }
     settings.WHITENOISE_USE_FINDERS = True
     settings.WHITENOISE_AUTOREFRESH = True
+
+
+def run_django(code: str, *, env: dict | None = None, args: tuple = ()) -> subprocess.CompletedProcess:
+    """Run Python ``code`` (or ``manage.py args``) in a fresh process with settings built from ``env``.
+
+    Settings read the environment once at import, so production or Redis
+    configurations are checked in a child process with a clean environment.
+    """
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ZHIKU_", "REDIS_"))}
+    clean.update(env or {})
+    command = [sys.executable, "manage.py", *args] if args else [sys.executable, "-c", code]
+    return subprocess.run(command, cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` skip, saying why, when the suite runs on another database."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL only: set DATABASE_URL=postgres://... (see .ci/postgres.sh)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,1 @@
+"""Zhiku benchmarks (`make bench`): not part of the test suite."""

@@ -1,0 +1,133 @@
+"""A gunicorn server started the way `make run` starts it, and a load client for it."""
+
+import http.client
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_healthz(port: int, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"gunicorn did not answer /healthz on port {port} within {timeout}s")
+
+
+class Gunicorn:
+    """``gunicorn config.wsgi -c config/gunicorn.conf.py`` on a free loopback port."""
+
+    def __init__(self, env: dict, *, log_path: Path, access_log: bool = False):
+        self.port = free_port()
+        self.env = {**env, "DJANGO_DEBUG": "false"}
+        if not access_log:
+            self.env["GUNICORN_ACCESSLOG"] = ""
+        self.log_path = log_path
+        self.proc = None
+
+    def __enter__(self):
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in __exit__
+        self.proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "config.wsgi", "-c", "config/gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{self.port}"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            wait_for_healthz(self.port, proc=self.proc)
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def worker_pids(self) -> list[int]:
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
+
+    def get(self, path: str, headers: dict | None = None) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+
+
+@dataclass
+class LoadResult:
+    rate: float  # requests per second
+    requests: int
+    errors: int  # non-2xx/3xx answers plus socket errors
+    client_cpu: float  # share of one core the load client used
+
+
+_LUA = """
+paths = {%s}
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+"""
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def load(port: int, paths: list[str], *, seconds: float, connections: int = 8, threads: int = 1) -> LoadResult:
+    """Keep-alive load with wrk, cycling through ``paths``; no cookies are ever sent."""
+    lua = _LUA % ", ".join(f'"{p}"' for p in paths)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", script.name,
+             f"http://127.0.0.1:{port}{paths[0]}"],
+            capture_output=True, text=True, check=True, timeout=seconds + 30,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(script.name)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(match.group(1))
+    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        errors += sum(int(n) for n in match.groups())
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return LoadResult(rate=rate, requests=requests, errors=errors, client_cpu=cpu / seconds)

@@ -64,7 +64,13 @@ def _unique_paragraph(rng: random.Random, n: int) -> str:
 
 
 def generate(
-    *, questions: int, tags: int = 40, resources: int = 60, curated: int = 2, recommended: int = 2, seed: int = 7
+    *,
+    questions: int,
+    tags: int = 40,
+    resources: int = 60,
+    curated: int = 2,
+    recommended: int = 2,
+    seed: int = 7,
 ) -> dict:
     """Insert ``questions`` published questions with tags, curated related links,
     resources and recommendations. Returns the ids of a few representative rows."""
@@ -135,11 +141,19 @@ def generate(
         recommendations = []
         if resource_rows:
             for pk in ids:
-                for position, resource in enumerate(rng.sample(resource_rows, min(recommended, len(resource_rows)))):
-                    recommendations.append(Recommendation(question_id=pk, resource_id=resource.pk, position=position))
+                for position, resource in enumerate(
+                    rng.sample(resource_rows, min(recommended, len(resource_rows)))
+                ):
+                    recommendations.append(
+                        Recommendation(question_id=pk, resource_id=resource.pk, position=position)
+                    )
         Recommendation.objects.bulk_create(recommendations, batch_size=5000)
     rebuild_search_index()
-    return {"question_ids": ids, "resource_ids": [r.pk for r in resource_rows], "tag_ids": [t.pk for t in tag_rows]}
+    return {
+        "question_ids": ids,
+        "resource_ids": [r.pk for r in resource_rows],
+        "tag_ids": [t.pk for t in tag_rows],
+    }
 
 
 def rebuild_search_index() -> bool:

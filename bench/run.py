@@ -45,8 +45,9 @@ def not_measured(figure: str, why: str, target: str = "") -> Row:
 def manage(env: dict, *args: str, timeout: float = 600) -> float:
     """Run a management command in a child process; return its wall time in seconds."""
     start = time.perf_counter()
-    subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=timeout,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [PY, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=timeout, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - start
 
 
@@ -88,7 +89,9 @@ def throughput(server: Gunicorn, question_ids: list[int], *, seconds: float, rou
     ratio = statistics.median(page) / statistics.median(health)
     return [
         Row("/healthz throughput (req/s, keep-alive, 8 connections)", f"{statistics.median(health):.0f}"),
-        Row(f"question page throughput (req/s, {len(paths)} pages in turn)", f"{statistics.median(page):.0f}"),
+        Row(
+            f"question page throughput (req/s, {len(paths)} pages in turn)", f"{statistics.median(page):.0f}"
+        ),
         Row("question page / healthz throughput", f"{ratio:.2f}", "≥ 0.5", ratio >= 0.5),
         Row(
             "views counted / question pages served",
@@ -127,7 +130,8 @@ def grow(question_id: int, *, related: int, resources: int) -> None:
     others = Question.objects.exclude(pk=question_id).order_by("pk").values_list("pk", flat=True)[:related]
     RelatedQuestion.objects.filter(from_question_id=question_id).delete()
     RelatedQuestion.objects.bulk_create(
-        RelatedQuestion(from_question_id=question_id, to_question_id=pk, position=n) for n, pk in enumerate(others)
+        RelatedQuestion(from_question_id=question_id, to_question_id=pk, position=n)
+        for n, pk in enumerate(others)
     )
     Recommendation.objects.filter(question_id=question_id).delete()
     Recommendation.objects.bulk_create(
@@ -154,13 +158,21 @@ def query_counts(ids: dict) -> list[Row]:
         return iri_to_uri(obj.get_absolute_url())
 
     pages = [
-        ("question page (0 → 5 related, 0 → 10 resources)",
-         [url(Question.objects.get(pk=small)), url(Question.objects.get(pk=big))]),
-        ("question list page (/questions/, tag filter)", ["/questions/", "/questions/?tag=python&sort=views"]),
+        (
+            "question page (0 → 5 related, 0 → 10 resources)",
+            [url(Question.objects.get(pk=small)), url(Question.objects.get(pk=big))],
+        ),
+        (
+            "question list page (/questions/, tag filter)",
+            ["/questions/", "/questions/?tag=python&sort=views"],
+        ),
         ("home page", ["/"]),
-        ("search page (反色; Python 灰度)", [iri_to_uri("/search/?q=反色"), iri_to_uri("/search/?q=Python 灰度")]),
+        (
+            "search page (反色; Python 灰度)",
+            [iri_to_uri("/search/?q=反色"), iri_to_uri("/search/?q=Python 灰度")],
+        ),
         (f"resource page ({quiet.n} → {busiest.n} recommending questions)", [url(quiet), url(busiest)]),
-    ]  # fmt: skip
+    ]
     rows = []
     for label, paths in pages:
         cold, warm, statuses = [], [], set()
@@ -185,8 +197,13 @@ def query_counts(ids: dict) -> list[Row]:
 def search_latency(env: dict, quick: bool) -> list[Row]:
     script = ROOT / "bench" / "search_bench.py"
     if not script.exists():
-        return [not_measured("search latency p50/p95 (10k, 100k; SQLite, PostgreSQL)", "bench/search_bench.py "
-                             "missing", "p95 ≤ 50 ms, 100k/10k ≤ 3")]  # fmt: skip
+        return [
+            not_measured(
+                "search latency p50/p95 (10k, 100k; SQLite, PostgreSQL)",
+                "bench/search_bench.py missing",
+                "p95 ≤ 50 ms, 100k/10k ≤ 3",
+            )
+        ]
     return run_json_script("bench.search_bench", env, quick, "search")
 
 
@@ -223,8 +240,12 @@ def section(rows: list[Row], name: str, func, *args, **kwargs) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--questions", type=int, default=5000, help="questions in the page benchmark database")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--questions", type=int, default=5000, help="questions in the page benchmark database"
+    )
     parser.add_argument("--seconds", type=float, default=5, help="length of one load run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating healthz/page load runs")
     parser.add_argument("--quick", action="store_true", help="smaller data and shorter runs (a smoke test)")
@@ -265,8 +286,15 @@ def main(argv=None) -> int:
     print(f"   generated {args.questions} questions in {time.perf_counter() - t:.1f} s", file=sys.stderr)
 
     with Gunicorn(env, log_path=tmp / "gunicorn.log") as server:
-        section(rows, "throughput", throughput, server, ids["question_ids"][:200],
-                seconds=args.seconds, rounds=args.rounds)  # fmt: skip
+        section(
+            rows,
+            "throughput",
+            throughput,
+            server,
+            ids["question_ids"][:200],
+            seconds=args.seconds,
+            rounds=args.rounds,
+        )
     section(rows, "query counts", query_counts, ids)
     section(rows, "search latency", search_latency, env, args.quick)
 

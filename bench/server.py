@@ -53,10 +53,19 @@ class Gunicorn:
     def __enter__(self):
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in __exit__
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "config.wsgi", "-c", "config/gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                str(BIN / "gunicorn"),
+                "config.wsgi",
+                "-c",
+                "config/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_for_healthz(self.port, proc=self.proc)
         except Exception:
@@ -107,7 +116,9 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def load(port: int, paths: list[str], *, seconds: float, connections: int = 8, threads: int = 1) -> LoadResult:
+def load(
+    port: int, paths: list[str], *, seconds: float, connections: int = 8, threads: int = 1
+) -> LoadResult:
     """Keep-alive load with wrk, cycling through ``paths``; no cookies are ever sent."""
     lua = _LUA % ", ".join(f'"{p}"' for p in paths)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -115,10 +126,20 @@ def load(port: int, paths: list[str], *, seconds: float, connections: int = 8, t
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         out = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", script.name,
-             f"http://127.0.0.1:{port}{paths[0]}"],
-            capture_output=True, text=True, check=True, timeout=seconds + 30,
-        ).stdout  # fmt: skip
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "-s",
+                script.name,
+                f"http://127.0.0.1:{port}{paths[0]}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 30,
+        ).stdout
     finally:
         os.unlink(script.name)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -20,7 +20,7 @@ class ZhikuAdminSite(admin.AdminSite):
             return super().login(request, extra_context)
         guard = LoginGuard(request, request.POST.get("username", ""))
         if guard.locked():
-            return too_many_requests(request, guard.window)
+            return too_many_requests(request, guard.retry_after)
         response = super().login(request, extra_context)
         # The login view re-renders the form (200) on bad credentials and redirects on success.
         if response.status_code == 200:

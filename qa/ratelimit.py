@@ -114,29 +114,30 @@ class LoginGuard:
     Failures are counted per (address, username) and per address alone, the
     latter with four times the allowance, so one address cannot try many
     usernames either. Counting by username alone is avoided on purpose: it
-    would let anyone lock a known staff member out.
+    would let anyone lock a known staff member out. Like the limits above, the
+    counters live in fixed windows, so a lock lifts when its window ends.
     """
 
     def __init__(self, request: HttpRequest, username: str):
         self.limit, self.window = limit_for("admin-login")
+        moment = now()
+        bucket = int(moment // self.window)
+        self.retry_after = max(1, int((bucket + 1) * self.window - moment))
         client = client_id(request)
         name = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-        self.keys = {f"login:pair:{client}:{name}": self.limit, f"login:client:{client}": 4 * self.limit}
-
-    @property
-    def enabled(self) -> bool:
-        return settings.ZHIKU_RATELIMIT
+        self.pair_key = f"login:pair:{client}:{name}:{bucket}"
+        self.allowances = {self.pair_key: self.limit, f"login:client:{client}:{bucket}": 4 * self.limit}
 
     def locked(self) -> bool:
-        if not self.enabled:
+        if not settings.ZHIKU_RATELIMIT:
             return False
-        counts = cache.get_many(list(self.keys))
-        return any(counts.get(key, 0) >= allowed for key, allowed in self.keys.items())
+        counts = cache.get_many(list(self.allowances))
+        return any(counts.get(key, 0) >= allowed for key, allowed in self.allowances.items())
 
     def failed(self) -> None:
-        for key in self.keys:
-            _count(key, self.window)
+        for key in self.allowances:
+            _count(key, self.window + 1)
 
     def succeeded(self) -> None:
         # Only the pair is forgiven; the address keeps its record for the window.
-        cache.delete(next(iter(self.keys)))
+        cache.delete(self.pair_key)

@@ -39,6 +39,9 @@ test: venv-dev
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -m "not postgres and not browser" $(PYTEST_ARGS)
 
+test-browser: venv-dev
+	bash .ci/browser.sh
+
 lint: venv-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

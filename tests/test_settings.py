@@ -1,0 +1,155 @@
+"""Settings from the environment, request ids and structured logs."""
+
+import io
+import json
+import logging
+import re
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import path
+
+from config.settings import env_rate
+from tests.conftest import run_django
+
+
+def explode(request):
+    raise RuntimeError("secret detail: table qa_question is on fire")
+
+
+# This module doubles as a URLconf for the error-page tests (pytest.mark.urls).
+urlpatterns = [path("explode/", explode), path("api/explode/", explode)]
+handler500 = "config.errors.server_error"
+
+SHOW = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({"cache": settings.CACHES["default"]["BACKEND"],
+                  "location": settings.CACHES["default"].get("LOCATION"),
+                  "db": settings.DATABASES["default"]["ENGINE"],
+                  "limits": settings.ZHIKU_RATELIMITS, "proxies": settings.ZHIKU_TRUSTED_PROXIES}))
+"""
+
+
+def settings_with(**env) -> dict:
+    result = run_django(SHOW, env={"DJANGO_SETTINGS_MODULE": "config.settings", **env})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("60/m", (60, 60)),
+        ("5/15m", (5, 900)),
+        ("100/30s", (100, 30)),
+        ("1000/h", (1000, 3600)),
+        ("2/d", (2, 86400)),
+    ],
+)
+def test_rate_strings(monkeypatch, text, expected):
+    monkeypatch.setenv("ZHIKU_RATELIMIT_TEST", text)
+    assert env_rate("ZHIKU_RATELIMIT_TEST", "1/s") == expected
+
+
+@pytest.mark.parametrize("text", ["60", "sixty/m", "60/w", "0/m", "5/0m", "-1/m"])
+def test_bad_rate_strings_are_refused(monkeypatch, text):
+    monkeypatch.setenv("ZHIKU_RATELIMIT_TEST", text)
+    with pytest.raises(ImproperlyConfigured, match="ZHIKU_RATELIMIT_TEST"):
+        env_rate("ZHIKU_RATELIMIT_TEST", "1/s")
+
+
+def test_limits_and_proxies_come_from_the_environment():
+    values = settings_with(
+        ZHIKU_RATELIMIT_SEARCH="10/30s", ZHIKU_RATELIMIT_ADMIN_LOGIN="3/h", ZHIKU_TRUSTED_PROXIES="1"
+    )
+    assert values["limits"]["search"] == [10, 30]
+    assert values["limits"]["admin-login"] == [3, 3600]
+    assert values["limits"]["download"] == [60, 60]
+    assert values["proxies"] == 1
+
+
+def test_a_bad_limit_stops_startup_with_its_name():
+    result = run_django("", env={"ZHIKU_RATELIMIT_DOWNLOAD": "lots"}, args=("check",))
+    assert result.returncode != 0
+    assert "ZHIKU_RATELIMIT_DOWNLOAD='lots'" in result.stderr
+
+
+def test_zero_setup_uses_local_memory_and_passes_checks():
+    values = settings_with()
+    assert values["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert run_django("", args=("check", "--fail-level", "WARNING")).returncode == 0
+
+
+def test_redis_url_switches_the_cache_to_redis():
+    values = settings_with(REDIS_URL="redis://127.0.0.1:6379/3")
+    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["location"] == "redis://127.0.0.1:6379/3"
+
+
+# --- request ids and logs ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def log_lines(monkeypatch):
+    """JSON lines written by the stdout log handler during the test."""
+    buffer = io.StringIO()
+    handler = logging.getLogger("django.request").handlers[0]
+    monkeypatch.setattr(handler, "stream", buffer)
+
+    def lines():
+        return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+    return lines
+
+
+def test_every_response_names_a_request_id(client, db):
+    first = client.get("/healthz")["X-Request-ID"]
+    second = client.get("/no-such-page/")["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert first != second
+
+
+def test_a_plain_request_id_from_the_proxy_is_kept(client, db):
+    response = client.get("/healthz", headers={"X-Request-ID": "lb-7f3a9c21-0001"})
+    assert response["X-Request-ID"] == "lb-7f3a9c21-0001"
+
+
+@pytest.mark.parametrize(
+    "bad", ["short", "has space in it", "x" * 200, "semi;colon=1234", "新的请求编号12345"]
+)
+def test_an_odd_request_id_is_replaced(client, db, bad):
+    response = client.get("/healthz", headers={"X-Request-ID": bad})
+    assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+
+
+@pytest.mark.urls("tests.test_settings")
+def test_a_crash_is_logged_with_the_request_id_and_not_shown(client, log_lines):
+    client.raise_request_exception = False
+    response = client.get("/explode/")
+    body = response.content.decode()
+    request_id = response["X-Request-ID"]
+    assert response.status_code == 500
+    assert "on fire" not in body and "Traceback" not in body
+    assert request_id in body  # so a visitor can quote it
+    [line] = [line for line in log_lines() if line["logger"] == "django.request"]
+    assert line["level"] == "ERROR"
+    assert line["request_id"] == request_id
+    assert "secret detail: table qa_question is on fire" in line["exc"]
+
+
+@pytest.mark.urls("tests.test_settings")
+def test_an_api_crash_answers_json_with_the_request_id(client, log_lines):
+    client.raise_request_exception = False
+    response = client.get("/api/explode/")
+    assert response.status_code == 500
+    assert json.loads(response.content) == {"error": "internal error", "request_id": response["X-Request-ID"]}
+
+
+def test_log_lines_outside_a_request_are_json_too(log_lines):
+    logging.getLogger("django.request").warning("odd thing %s", "happened", extra={"count": 3})
+    [line] = log_lines()
+    assert line["message"] == "odd thing happened"
+    assert line["request_id"] == "-"
+    assert line["count"] == 3

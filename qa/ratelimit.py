@@ -12,6 +12,7 @@ disables every limit (load tests, benchmarks). docs/configuration.md lists them.
 import functools
 import hashlib
 import ipaddress
+import logging
 import time
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 # Indirection so tests can move the clock past a window without sleeping.
 now = time.time
@@ -56,13 +59,21 @@ def limit_for(scope: str) -> tuple[int, int]:
 
 
 def _count(key: str, timeout: int) -> int:
-    """Add one to a cache counter that expires ``timeout`` seconds after it is created."""
-    cache.add(key, 0, timeout=timeout)
+    """Add one to a cache counter that expires ``timeout`` seconds after it is created.
+
+    If the cache itself is down (Redis restarting), limits fail open: serving
+    pages matters more than counting, and the outage is logged.
+    """
     try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=timeout)
-        return 1
+        cache.add(key, 0, timeout=timeout)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=timeout)
+            return 1
+    except Exception:
+        logger.exception("rate limit cache unavailable; not counting %s", key)
+        return 0
 
 
 def hit(request: HttpRequest, scope: str) -> int | None:
@@ -131,7 +142,11 @@ class LoginGuard:
     def locked(self) -> bool:
         if not settings.ZHIKU_RATELIMIT:
             return False
-        counts = cache.get_many(list(self.allowances))
+        try:
+            counts = cache.get_many(list(self.allowances))
+        except Exception:
+            logger.exception("rate limit cache unavailable; login not checked for a lock")
+            return False
         return any(counts.get(key, 0) >= allowed for key, allowed in self.allowances.items())
 
     def failed(self) -> None:
@@ -140,4 +155,7 @@ class LoginGuard:
 
     def succeeded(self) -> None:
         # Only the pair is forgiven; the address keeps its record for the window.
-        cache.delete(self.pair_key)
+        try:
+            cache.delete(self.pair_key)
+        except Exception:
+            logger.exception("rate limit cache unavailable; login counter not reset")

@@ -209,4 +209,14 @@ def site_content(transactional_db):
         answer="用 `Files.lines(path)` 或 `BufferedReader.readLine()`。",
         tags=["java"],
     )
-    return {"main": main, "related": related, "other": other}
+    from django.core.files.base import ContentFile
+
+    from resources.models import Recommendation, Resource
+
+    resource = Resource.objects.create(
+        title="图像处理入门讲义",
+        description="一份讲解**灰度**、**反色**和直方图的入门讲义。",
+        file=ContentFile(b"%PDF-1.4\n% zhiku browser test\n%%EOF\n", name="图像处理入门.pdf"),
+    )
+    Recommendation.objects.create(question=main, resource=resource)
+    return {"main": main, "related": related, "other": other, "resource": resource}

@@ -6,8 +6,9 @@ from django.views.generic import RedirectView
 from qa.feeds import LatestQuestionsFeed
 from qa.sitemaps import QuestionSitemap, TagSitemap
 from qa.views import healthz, robots_txt
+from resources.sitemaps import ResourceSitemap
 
-sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap}
+sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap, "resources": ResourceSitemap}
 
 urlpatterns = [
     path("", include("qa.urls")),

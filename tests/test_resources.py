@@ -215,3 +215,11 @@ def test_resource_pages_use_a_constant_number_of_queries(client, page, django_as
     client.cookies.clear()
     with django_assert_num_queries(few):
         client.get(url())
+
+
+def test_sitemap_lists_published_resources(client):
+    shown = make_resource(title="公开资源")
+    hidden = make_resource(title="隐藏资源", is_published=False)
+    body = client.get("/sitemap.xml").content.decode()
+    assert shown.get_absolute_url() in body
+    assert hidden.get_absolute_url() not in body

@@ -114,6 +114,7 @@ class ImageTooLarge(ImageToolError):
 class InvertedImage:
     data: bytes
     format: str
+    source_format: str
     filename: str
     content_type: str
     width: int
@@ -183,6 +184,7 @@ def invert_image(data: bytes, mode: str = "gray", *, filename: str = "image") ->
     return InvertedImage(
         data=out.getvalue(),
         format=output_format,
+        source_format=source_format,
         filename=f"{_safe_stem(filename)}-inverted{extension}",
         content_type=content_type,
         width=frames[0].width,

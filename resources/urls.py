@@ -1,6 +1,6 @@
 from django.urls import path
 
-from resources import views
+from resources import tools, views
 
 app_name = "resources"
 
@@ -9,4 +9,6 @@ urlpatterns = [
     path("resources/<int:pk>/", views.resource_detail, name="detail-noslug"),
     path("resources/<int:pk>/download/", views.download, name="download"),
     path("resources/<int:pk>/<str:slug>/", views.resource_detail, name="detail"),
+    path("tools/invert/", tools.invert_page, name="invert"),
+    path("api/tools/invert/", tools.invert_api, name="invert-api"),
 ]

@@ -203,6 +203,16 @@ def test_missing_file_gives_404_not_500(client):
     assert client.get(resource.get_download_url()).status_code == 404
 
 
+def test_too_many_downloads_get_429_and_are_not_counted(client, settings):
+    settings.ZHIKU_RATELIMITS = {**settings.ZHIKU_RATELIMITS, "download": (2, 60)}
+    resource = make_resource(content=CONTENT)
+    statuses = [
+        client.get(resource.get_download_url(), HTTP_USER_AGENT=BROWSER).status_code for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    assert downloads_of(resource) == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_downloads_are_all_counted(live_server, settings):
     settings.ZHIKU_RATELIMIT = False

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO := qa/demo/demo.json
 
-.PHONY: run test test-postgres test-browser lint format bench venv venv-dev migrate static demo clean pygments-css messages
+.PHONY: run test test-postgres test-browser lint format bench loadtest venv venv-dev migrate static demo clean pygments-css messages
 
 # The virtualenv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt
@@ -41,6 +41,14 @@ test: venv-dev
 
 test-browser: venv-dev
 	bash .ci/browser.sh
+
+test-postgres: venv-dev
+	bash .ci/postgres.sh
+
+# Bounded load test on loopback gunicorn, once per database (PostgreSQL must be running).
+LOADTEST_DBS ?= sqlite postgres
+loadtest: venv-dev
+	@for db in $(LOADTEST_DBS); do $(PY) -m bench.loadtest --db $$db $(LOADTEST_ARGS) || exit 1; done
 
 lint: venv-dev
 	$(VENV)/bin/ruff check .

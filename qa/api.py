@@ -8,6 +8,8 @@ from django.views.decorators.http import require_safe
 
 from qa.filters import QuestionFilter
 from qa.models import Question
+from qa.ratelimit import ratelimit
+from qa.search import search_request
 from resources.models import Resource
 
 app_name = "qa-api"
@@ -56,8 +58,16 @@ def question_summary(request, question):
 
 @require_safe
 def question_list(request):
+    if request.GET.get("q", "").strip():
+        return question_search(request)
     filterset = QuestionFilter(request.GET, queryset=Question.objects.for_listing())
     return paginated(request, filterset.qs, question_summary)
+
+
+@ratelimit("search")
+def question_search(request):
+    """``q`` given: results in search order (SPEC §9), ``tag`` narrows them."""
+    return paginated(request, search_request(request.GET).questions(snippets=False), question_summary)
 
 
 @require_safe

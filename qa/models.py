@@ -169,3 +169,37 @@ class RelatedQuestion(models.Model):
 
     def __str__(self):
         return f"{self.from_question_id} → {self.to_question_id}"
+
+
+class SearchDocument(models.Model):
+    """The searchable form of one published question, written by ``qa.search``.
+
+    The full-text index itself lives beside it: an FTS5 table on SQLite, the
+    ``search_vector`` tsvector column (GIN-indexed) on PostgreSQL; both are
+    created by migration 0002 and fed the same tokens.
+    """
+
+    question = models.OneToOneField(
+        Question, on_delete=models.CASCADE, primary_key=True, related_name="search_document"
+    )
+    title_text = models.TextField(blank=True)
+    body_text = models.TextField(blank=True)
+    title_tokens = models.TextField(blank=True)
+    body_tokens = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"search document of {self.question_id}"
+
+
+class SearchTerm(models.Model):
+    """Vocabulary of the index: how many indexed questions contain each token.
+
+    Gives rare words their weight, corrects English typos, and keeps two
+    bookkeeping rows (``#docs``, ``#version``) that no real token can equal.
+    """
+
+    term = models.CharField(max_length=100, unique=True)
+    df = models.IntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.term} ({self.df})"

@@ -1,0 +1,226 @@
+"""Turning Chinese/English text into search tokens: pure functions, no Django.
+
+Both the indexer and the query parser go through ``normalize`` so that
+traditional characters, full-width letters and letter case never decide
+whether something matches.
+
+A document yields two kinds of tokens:
+
+* words: jieba's segmentation of each run of Chinese characters, plus
+  identifier-like runs of letters/digits (``pg_trgm``, ``f()``, ``c++``);
+* grams: every Chinese character and every pair of neighbouring characters.
+
+Grams make any Chinese substring findable whatever jieba decided: a query
+word of two or more characters matches a document containing all of its
+pairs, one character matches its unigram. Tokens written to the full-text
+engines contain only ``[a-z0-9]`` and CJK ideographs (anything else is
+hex-encoded by ``encode``), so neither FTS5 nor tsquery syntax can be
+injected through them.
+"""
+
+import logging
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# One query is cut to this many characters before parsing, and to this many groups.
+MAX_QUERY_CHARS = 200
+MAX_QUERY_GROUPS = 12
+MAX_TOKEN_CHARS = 40
+MAX_ENCODED_CHARS = 100
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+# Letters/digits/underscore that are not ideographs, optionally ending like an
+# identifier people search for: ``F()``, ``c++``, ``c#``.
+_WORD = re.compile(rf"[^\W{_CJK}]+(?:\(\)|\+\+|#)?")
+_PLAIN = re.compile(rf"^(?:[a-z0-9]+|[{_CJK}]+)$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+# Function words that carry no meaning in a question ("how do I ... in Python").
+_STOPWORDS = (
+    "的 了 吗 呢 啊 吧 么 是 在 和 与 及 或 把 被 将 用 对 从 中 里 上 下 个 这 那 有 也 就 都 要 会 能 可以 "
+    "怎么 怎样 怎么样 如何 什么 为什么 哪些 哪个 一个 一下 我 你 他 它 我们 请问 "
+    "a an the of to in on for and or not is are be how do does what why which with by from"
+)
+QUERY_STOPWORDS = frozenset(_STOPWORDS.split())
+
+_jieba = None
+_jieba_lock = threading.Lock()
+_jieba_cache_dir: str | None = None
+
+
+def set_cache_dir(path: str) -> None:
+    """Where jieba keeps its dictionary cache (must be writable); call before first use."""
+    global _jieba_cache_dir
+    _jieba_cache_dir = str(path)
+
+
+def _segmenter():
+    """jieba, initialised once per process, quietly, with its cache in var/."""
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                if _jieba_cache_dir:
+                    os.makedirs(_jieba_cache_dir, exist_ok=True)
+                    jieba.dt.tmp_dir = _jieba_cache_dir
+                jieba.initialize()
+                for word in ("灰度图像", "反色", "成本函数", "损失函数", "全文检索", "倒排索引"):
+                    jieba.add_word(word)
+                _jieba = jieba
+    return _jieba
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    return _t2s().convert(text)
+
+
+def normalize(text: str) -> str:
+    """Simplified characters, half-width letters, lower case, no control characters."""
+    text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", text))
+    return to_simplified(text).lower()
+
+
+def encode(token: str) -> str:
+    """A token as the full-text engines store it: plain ones as they are,
+    anything with punctuation or other scripts as ``zx`` + hex of its UTF-8."""
+    if _PLAIN.match(token):
+        return token[:MAX_ENCODED_CHARS]
+    return ("zx" + token.encode("utf-8").hex())[:MAX_ENCODED_CHARS]
+
+
+def surface(token: str) -> str:
+    """The text an encoded token stands for."""
+    if token.startswith("zx"):
+        try:
+            return bytes.fromhex(token[2:]).decode("utf-8")
+        except ValueError:
+            return token
+    return token
+
+
+def _word_tokens(match: str) -> list[str]:
+    """``pg_trgm`` also yields ``pg`` and ``trgm``; ``f()`` also yields ``f``."""
+    token = match.strip("_")[:MAX_TOKEN_CHARS]
+    if not token:
+        return []
+    tokens = [token]
+    base = token.removesuffix("()")
+    if base != token and base:
+        tokens.append(base)
+    if "_" in base:
+        tokens.extend(part for part in base.split("_") if part)
+    return tokens
+
+
+@lru_cache(maxsize=20000)
+def _cut(run: str) -> tuple[str, ...]:
+    # Sentences recur (headings, boilerplate), so segmenting each distinct run once pays.
+    return tuple(_segmenter().cut(run, HMM=True))
+
+
+_PIECE = re.compile(rf"[{_CJK}]+|{_WORD.pattern}")
+
+
+def _pieces(text: str):
+    """(word, is_chinese) for each jieba word and each identifier-like run."""
+    for match in _PIECE.finditer(text):
+        piece = match.group()
+        if _CJK_RUN.fullmatch(piece):
+            for word in _cut(piece):
+                yield word, True
+        else:
+            yield piece, False
+
+
+def words(text: str) -> list[str]:
+    """Word tokens of already normalised text, in order, repeats kept."""
+    out: list[str] = []
+    for piece, chinese in _pieces(text):
+        out.extend([piece] if chinese else _word_tokens(piece))
+    return out
+
+
+def grams(text: str) -> list[str]:
+    """Every ideograph and every pair of neighbouring ideographs."""
+    out: list[str] = []
+    for run in _CJK_RUN.findall(text):
+        out.extend(run)
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def document_tokens(text: str) -> list[str]:
+    """The encoded, de-duplicated tokens indexed for normalised ``text``."""
+    return list(dict.fromkeys(encode(t) for t in [*words(text), *grams(text)]))
+
+
+@dataclass(frozen=True)
+class Group:
+    """One meaningful piece of a query.
+
+    ``surface`` is the normalised text shown and highlighted; a document
+    matches the group when it has all tokens of ``all_of`` or, for a typo
+    corrected by the vocabulary, any of ``any_of``."""
+
+    surface: str
+    all_of: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return self.all_of or self.any_of
+
+    @property
+    def is_ascii_word(self) -> bool:
+        return bool(re.fullmatch(r"[a-z]{4,}", self.surface))
+
+    def with_alternatives(self, alternatives: list[str]) -> "Group":
+        return Group(surface=self.surface, any_of=tuple(alternatives))
+
+    def matches_text(self, text: str) -> bool:
+        """Whether normalised ``text`` contains this group (the pure reference of a match)."""
+        if self.any_of:
+            return any(surface(alt) in text for alt in self.any_of)
+        return all(surface(token) in text for token in self.all_of)
+
+    def count_in(self, text: str) -> int:
+        """How often the group's words occur in normalised ``text``."""
+        if self.any_of:
+            return sum(text.count(surface(alt)) for alt in self.any_of)
+        return text.count(self.surface)
+
+
+def parse_query(query: str) -> list[Group]:
+    """The groups of a user's query, stopwords dropped, at most ``MAX_QUERY_GROUPS``."""
+    text = normalize(query[: MAX_QUERY_CHARS * 2])[:MAX_QUERY_CHARS]
+    groups: dict[str, Group] = {}
+    for piece, chinese in _pieces(text):
+        tokens = [piece] if chinese else _word_tokens(piece)
+        if not tokens:
+            continue
+        word = tokens[0]
+        if word in QUERY_STOPWORDS or word in groups:
+            continue
+        if chinese:
+            pieces = [word] if len(word) == 1 else [word[i : i + 2] for i in range(len(word) - 1)]
+            groups[word] = Group(surface=word, all_of=tuple(dict.fromkeys(pieces)))
+        else:
+            groups[word] = Group(surface=word, all_of=(encode(word),))
+        if len(groups) >= MAX_QUERY_GROUPS:
+            break
+    return list(groups.values())

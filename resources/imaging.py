@@ -164,7 +164,7 @@ def invert_image(data: bytes, mode: str = "gray", *, filename: str = "image") ->
         # Decoders report damaged files with OSError, SyntaxError, ValueError,
         # struct.error, EOFError and more; whichever it is, the upload is bad,
         # not the server.
-        logger.info("image decode failed: %r", exc, exc_info=True)
+        logger.info("image decode failed: %r", exc)
         raise InvalidImage("The image is damaged or truncated and cannot be read.") from exc
 
     if orientation in _ORIENTATION:

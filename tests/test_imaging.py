@@ -397,11 +397,30 @@ def png_with_size(width: int, height: int, rows: bytes = b"") -> bytes:
 
 
 def png_bomb(width: int, height: int) -> bytes:
-    """A real decompression bomb: a valid PNG of zeros, tiny on disk, huge once decoded."""
-    compressor = zlib.compressobj(9)
-    row = bytes(width + 1)
-    rows = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    return png_with_size(width, height, rows)
+    """A real decompression bomb: a valid 8-bit grayscale PNG of zeros, tiny on disk, huge once decoded.
+
+    One block of rows is deflated once and repeated (a full flush makes blocks independent),
+    so building a 144-megapixel bomb takes milliseconds; the checksum covers every row.
+    """
+    row = bytes(width + 1)  # filter byte + pixels
+    block_rows = 64
+    full_blocks, rest = divmod(height, block_rows)
+    block, tail_rows = row * block_rows, row * rest
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed_block = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    packed_tail = compressor.compress(tail_rows) + compressor.flush()
+    checksum = 1
+    for _ in range(full_blocks):
+        checksum = zlib.adler32(block, checksum)
+    checksum = zlib.adler32(tail_rows, checksum)
+    stream = b"\x78\xda" + packed_block * full_blocks + packed_tail + struct.pack(">I", checksum)
+    return png_with_size(width, height, stream)
+
+
+def test_bomb_builder_makes_valid_pngs():
+    small = decode(png_bomb(300, 130))
+    assert small.size == (300, 130) and small.getextrema() == (0, 0)
+    assert len(zlib.decompress(png_bomb(1000, 1000)[41:-16])) == 1000 * 1001
 
 
 def test_empty_upload_is_refused():

@@ -220,6 +220,24 @@ STORAGES = {
         )
     },
 }
+# Several app hosts need one media store: S3 or any S3-compatible service
+# (MinIO, Ceph, Cloudflare R2, Aliyun OSS). Credentials come from the standard
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables, read by boto3.
+S3_BUCKET = os.environ.get("ZHIKU_S3_BUCKET", "").strip()
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": os.environ.get("ZHIKU_S3_ENDPOINT_URL", "").strip() or None,
+            "region_name": os.environ.get("ZHIKU_S3_REGION", "").strip() or None,
+            "location": os.environ.get("ZHIKU_S3_PREFIX", "media").strip(),
+            # Private objects; the download view streams them and counts the download.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_MAX_AGE = 3600
 WHITENOISE_ADD_HEADERS_FUNCTION = add_static_security_headers
 

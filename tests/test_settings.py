@@ -153,3 +153,37 @@ def test_log_lines_outside_a_request_are_json_too(log_lines):
     assert line["message"] == "odd thing happened"
     assert line["request_id"] == "-"
     assert line["count"] == 3
+
+
+def test_an_s3_bucket_moves_media_to_s3_compatible_storage():
+    code = """
+import django
+django.setup()
+from django.core.files.storage import storages
+storage = storages["default"]
+print(type(storage).__module__, storage.bucket_name, storage.endpoint_url)
+print(storage.location, storage.file_overwrite)
+"""
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ZHIKU_S3_BUCKET": "zhiku-media",
+        "ZHIKU_S3_ENDPOINT_URL": "https://s3.example.com",
+    }
+    result = run_django(code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "storages.backends.s3",
+        "zhiku-media",
+        "https://s3.example.com",
+        "media",
+        "False",
+    ]
+
+
+def test_media_stays_on_the_local_disk_without_a_bucket():
+    result = run_django(
+        "import django; django.setup(); from django.core.files.storage import storages;"
+        "print(type(storages['default']).__name__)",
+        env={"DJANGO_SETTINGS_MODULE": "config.settings"},
+    )
+    assert result.stdout.strip() == "FileSystemStorage"

@@ -109,6 +109,7 @@ class Resource(models.Model):
         return reverse("resources:download", kwargs={"pk": self.pk})
 
     def increment_downloads(self) -> None:
+        """Add one download atomically in the database; concurrent calls never lose one."""
         Resource.objects.filter(pk=self.pk).update(downloads=F("downloads") + 1)
 
 

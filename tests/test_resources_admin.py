@@ -173,3 +173,12 @@ def test_admin_resource_pages_render(admin_client):
     assert admin_client.get("/admin/resources/resource/").status_code == 200
     assert admin_client.get(f"/admin/resources/resource/{resource.pk}/change/").status_code == 200
     assert admin_client.get(ADD_URL).status_code == 200
+
+
+def test_deleting_in_the_admin_removes_the_file(admin_client, django_capture_on_commit_callbacks):
+    resource = make_resource()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/resources/resource/{resource.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Resource.objects.exists()
+    assert not resource.file.storage.exists(resource.file.name)

@@ -70,6 +70,8 @@ def logging_config(level: str = "INFO") -> dict:
             "django": {"handlers": ["stdout"], "level": level, "propagate": False},
             "django.request": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
             "django.server": {"handlers": ["stdout"], "level": level, "propagate": False},
+            # Scanners send foreign Host headers all day; the 400 is in the access log already.
+            "django.security.DisallowedHost": {"handlers": [], "propagate": False},
         },
     }
 

@@ -48,25 +48,36 @@ class QuestionQuerySet(models.QuerySet):
 
     def related_to(self, question, limit: int = 5) -> list["Question"]:
         """Curated related questions first, in the editor's order, then filled up
-        to ``limit`` with published questions sharing the most tags. Never the
-        question itself, never an unpublished one. Two queries."""
+        to ``limit`` with the published questions most similar to it (shared
+        tags, shared rare words; see ``qa.search.similar_to``). Never the
+        question itself, never an unpublished one.
+
+        Each returned question carries ``shared_tags`` (tags it has in common
+        with ``question``) and ``shared_words``, to say why it is related.
+        A fixed number of queries whatever ``limit`` is."""
+        from qa.search import similar_to
+
+        tags = list(question.tags.all())
         curated = [
             link.to_question
             for link in RelatedQuestion.objects.filter(
                 from_question=question, to_question__is_published=True
             ).select_related("to_question")[:limit]
         ]
+        words: dict[int, list[str]] = {}
         missing = limit - len(curated)
         if missing > 0:
             exclude = {question.pk, *(q.pk for q in curated)}
-            similar = (
-                self.published()
-                .filter(tags__in=question.tags.all())
-                .exclude(pk__in=exclude)
-                .annotate(shared=models.Count("tags"))
-                .order_by("-shared", "-views", "-created")[:missing]
-            )
-            curated.extend(similar)
+            similar = similar_to(question.pk, [tag.pk for tag in tags])
+            similar = [(pk, shared) for pk, shared in similar if pk not in exclude]
+            words = dict(similar)
+            by_id = self.published().in_bulk(list(words))
+            curated.extend([by_id[pk] for pk, _shared in similar if pk in by_id][:missing])
+        models.prefetch_related_objects(curated, "tags")
+        own = {tag.pk for tag in tags}
+        for item in curated:
+            item.shared_tags = [tag for tag in item.tags.all() if tag.pk in own]
+            item.shared_words = words.get(item.pk, [])
         return curated
 
     def sorted_by(self, sort: str):
@@ -162,9 +173,7 @@ class RelatedQuestion(models.Model):
         verbose_name_plural = _("related questions")
         constraints = [
             models.UniqueConstraint(fields=["from_question", "to_question"], name="qa_related_unique_pair"),
-            models.CheckConstraint(
-                condition=~Q(from_question=F("to_question")), name="qa_related_not_self"
-            ),
+            models.CheckConstraint(condition=~Q(from_question=F("to_question")), name="qa_related_not_self"),
         ]
 
     def __str__(self):

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import JsonResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
@@ -68,9 +69,16 @@ class MarkdownPreviewMixin:
 
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug"]
+    list_display = ["name", "slug", "question_count"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(question_count=Count("questions"))
+
+    @admin.display(description=_("questions"), ordering="question_count")
+    def question_count(self, tag):
+        return tag.question_count
 
 
 class RelatedQuestionInline(admin.TabularInline):

@@ -174,9 +174,12 @@ def test_related_question_autocomplete_returns_matching_questions(admin_client):
 def test_tag_admin_lists_and_searches_tags(admin_client):
     Tag.objects.create(name="图像处理")
     Tag.objects.create(name="java")
+    make_question(tags=["图像处理"])
+    make_question(tags=["图像处理", "java"])
     response = admin_client.get("/admin/qa/tag/", {"q": "图像"})
     assert response.status_code == 200
-    assert [tag.name for tag in response.context["cl"].result_list] == ["图像处理"]
+    assert [(tag.name, tag.question_count) for tag in response.context["cl"].result_list] == [("图像处理", 2)]
+    assert admin_client.get("/admin/qa/tag/", {"o": "-3"}).status_code == 200
 
 
 # --- actions, search, filters ---------------------------------------------------------------------

@@ -115,6 +115,14 @@ def test_pagination_links_keep_the_filters(client):
     assert "tag=python&amp;sort=views&amp;page=2" in body
 
 
+def test_filter_values_are_echoed_escaped(client):
+    response = client.get("/questions/", {"tag": '"><script>alert(1)</script>'})
+    body = text(response)
+    assert response.status_code == 200
+    assert "<script>alert(1)" not in body
+    assert "&quot;&gt;&lt;script&gt;" in body
+
+
 @pytest.mark.parametrize("page", ["abc", "0", "-1", "999", "1.5"])
 def test_question_list_with_bad_page_is_a_styled_404(client, page):
     make_question()

@@ -138,7 +138,7 @@
   // Code and tables scroll sideways on narrow screens; a tab stop lets
   // keyboard users scroll them too (WCAG 2.1.1).
   function makeScrollersFocusable() {
-    var boxes = document.querySelectorAll(".prose pre, .prose table");
+    var boxes = document.querySelectorAll("main pre, .prose table");
     Array.prototype.forEach.call(boxes, function (box) {
       if (!box.hasAttribute("tabindex")) {
         box.setAttribute("tabindex", "0");

@@ -94,14 +94,15 @@ def open_page(browser, live_server, axe_source, page_problems, settings, tmp_pat
     settings.MEDIA_ROOT = tmp_path / "media"
     contexts = []
 
-    def factory(*, viewport=DESKTOP, theme="light", language="zh-CN", accept_downloads=True):
+    def factory(*, viewport=DESKTOP, theme="light", language="zh-CN", javascript=True):
         context = browser.new_context(
+            java_script_enabled=javascript,
             base_url=live_server.url,
             viewport=viewport,
             color_scheme=theme,
             locale=language,
             extra_http_headers={"Accept-Language": language},
-            accept_downloads=accept_downloads,
+            accept_downloads=True,
         )
         contexts.append(context)
         context.expose_function("__zhikuCspViolation", lambda text: page_problems.add("csp", text))
@@ -109,6 +110,7 @@ def open_page(browser, live_server, axe_source, page_problems, settings, tmp_pat
         # axe-core is added as an init script: a <script> tag with its text
         # would itself be blocked by the CSP this suite is proving.
         context.add_init_script(script=axe_source)
+        context.set_default_timeout(10_000)
         page = context.new_page()
 
         def on_console(message):

@@ -108,7 +108,8 @@ def test_tool_works_as_a_plain_form_without_javascript(open_page, site_content):
     data = _picture(80, 60)
     page = open_page(javascript=False)
     page.goto("/tools/invert/")
-    page.locator("#invert-image").set_input_files({"name": "plain.png", "mimeType": "image/png", "buffer": data})
+    upload = {"name": "plain.png", "mimeType": "image/png", "buffer": data}
+    page.locator("#invert-image").set_input_files(upload)
     page.get_by_role("button", name="反色").click()
     result = page.locator("[data-invert-result]")
     expect(result).to_be_visible()

@@ -224,7 +224,8 @@ def _source_file(base: Path, relative: str, fields: _Fields) -> Path | None:
             fields.fail("file", f"must not go through a symbolic link: {relative}")
             return None
     if not path.is_file():
-        fields.fail("file", f"does not exist: {relative}")
+        problem = "is not a regular file" if path.exists() else "does not exist"
+        fields.fail("file", f"{problem}: {relative}")
         return None
     return path
 
@@ -416,19 +417,17 @@ def _save_resource(item: ResourceItem, resource: Resource | None, stored: list[s
         resource.is_published = item.published
 
     old_name = resource.file.name if resource.pk else ""
-    unchanged = bool(old_name) and resource.sha256 == item.sha256 and resource.file.storage.exists(old_name)
-    if unchanged:
+    if old_name and resource.sha256 == item.sha256 and resource.file.storage.exists(old_name):
         resource.original_name = item.name
         resource.file_type = file_type_of(item.name)
         resource.save()
         return resource
     with item.source.open("rb") as fh:
-        # The model's save() records name, type, size and hash; storage picks the stored name.
+        # The model's save() records name, type, size and hash, lets storage pick the
+        # stored name and deletes a replaced file once the transaction commits.
         resource.file = File(fh, name=item.name)
         resource.save()
     stored.append(resource.file.name)
-    if old_name and old_name != resource.file.name:
-        transaction.on_commit(partial(resource.file.storage.delete, old_name))
     return resource
 
 

@@ -59,6 +59,14 @@ def test_load_demo_fills_an_empty_database_and_pages_render(media):
     assert question.title in response.content.decode()
 
 
+def test_demo_questions_are_searchable_right_after_loading(media):
+    run("load_demo", str(DEMO))
+    response = Client().get("/api/questions/", {"q": "直方图均衡"})
+    assert response.status_code == 200
+    titles = [result["title"] for result in response.json()["results"]]
+    assert Question.objects.get(key="histogram-equalization").title in titles
+
+
 def test_load_demo_leaves_a_database_with_questions_alone(media):
     make_question(title="站长写的第一个问题")
     output = run("load_demo", str(DEMO))

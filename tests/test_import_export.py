@@ -288,6 +288,17 @@ def test_symlink_out_of_the_folder_is_refused(tmp_path, media):
     assert stored_files(media) == []
 
 
+def test_symlinked_folder_is_refused(tmp_path, media):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere/scripts.zip").write_bytes(ZIP_BYTES)
+    content = broken(lambda c: c["resources"][1].update(file="linked/scripts.zip"))
+    path = write_content(tmp_path / "in", content)
+    os.symlink(tmp_path / "elsewhere", tmp_path / "in/linked")
+    with pytest.raises(CommandError, match=r'resources\[1\] \(key "zip1"\), field "file": .*symbolic link'):
+        call_command("import_content", str(path))
+    assert stored_files(media) == []
+
+
 def test_every_problem_is_reported_at_once(tmp_path, media):
     content = broken(lambda c: (c["questions"][0].pop("answer"), c["resources"][0].update(file="../x.pdf")))
     with pytest.raises(CommandError) as excinfo:

@@ -1,16 +1,22 @@
 import json
 
 from django.conf import settings
+from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 from django.views.generic import ListView
 
+from qa import pagecache
 from qa.counting import RecentViews, is_countable
 from qa.filters import QuestionFilter
 from qa.models import Question, Tag
+from qa.ratelimit import ratelimit
+from qa.search import search_request
 
 # JSON inside <script type="application/ld+json"> must not be able to close the tag.
 _JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
@@ -59,8 +65,11 @@ class TagView(QuestionListView):
 
 @require_safe
 def question_detail(request, pk, slug=None):
-    """One question page; a GET that answers 200 counts a view (SPEC §5)."""
-    question = get_object_or_404(Question.objects.published().prefetch_related("tags"), pk=pk)
+    """One question page; a GET that answers 200 counts a view (SPEC §5).
+
+    Rendered once per content version and cached with holes for the view count
+    and CSRF token (qa.pagecache), so a repeat visit costs two queries."""
+    question = get_object_or_404(pagecache.with_content_version(Question.objects.published()), pk=pk)
     if slug != question.slug:
         return HttpResponsePermanentRedirect(question.get_absolute_url())
 
@@ -71,18 +80,41 @@ def question_detail(request, pk, slug=None):
         # so a request that ends in an error never counts.
         question.views += 1
 
-    context = {
-        "question": question,
-        "tags": list(question.tags.all()),
-        "related": Question.objects.related_to(question),
-        "json_ld": _qa_page_json_ld(request, question),
-    }
-    response = render(request, "qa/question_detail.html", context)
+    html = pagecache.cached_page(request, question)
+    if html is None:
+        prefetch_related_objects([question], "tags")
+        context = {
+            "question": question,
+            "tags": list(question.tags.all()),
+            "related": Question.objects.related_to(question),
+            "json_ld": _qa_page_json_ld(request, question),
+            **pagecache.slots(),
+        }
+        html = render_to_string("qa/question_detail.html", context, request)
+        pagecache.store_page(request, question, html)
+    response = HttpResponse(pagecache.fill(request, html, views=question.views))
     if counted:
         question.increment_views()
         recent.add(question.pk)
         recent.store(response)
     return response
+
+
+@require_safe
+@ratelimit("search")
+def search(request):
+    """Search results with highlighted snippets; ``tag`` narrows, ``page`` pages."""
+    results = search_request(request.GET)
+    page = Paginator(results.questions(), settings.ZHIKU_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "search_query": results.query,
+        "tag_value": request.GET.get("tag", "").strip(),
+        "page_obj": page,
+        "paginator": page.paginator,
+        "results": page.object_list,
+        "query_without_page": _query_without_page(request),
+    }
+    return render(request, "qa/search.html", context)
 
 
 def _qa_page_json_ld(request, question):

@@ -499,20 +499,23 @@ def _rank(ids: list[int], groups: list[Group], weights: list[float]) -> list[int
 # --- Showing results --------------------------------------------------------------------------
 
 
-def _locator(text: str) -> str:
-    """A copy of ``text`` for finding matches, index-aligned with the original."""
-    folded = tokenize.to_simplified(text).lower()
-    if len(folded) == len(text):
-        return folded
-    lowered = text.lower()
-    return lowered if len(lowered) == len(text) else text
+# Snippets come from the start of the text; reading further costs time for little gain.
+_SNIPPET_SCAN = 3000
 
 
 def _spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
+    """Where ``terms`` occur in ``text``, ignoring case and, failing that, traditional forms."""
     if not terms:
         return []
     pattern = re.compile("|".join(re.escape(term) for term in terms))
-    return [match.span() for match in pattern.finditer(_locator(text)) if match.end() > match.start()]
+    for fold in (str.lower, lambda value: tokenize.to_simplified(value).lower()):
+        folded = fold(text)
+        if len(folded) != len(text):  # a fold that moves offsets cannot place marks
+            continue
+        spans = [m.span() for m in pattern.finditer(folded) if m.end() > m.start()]
+        if spans:
+            return spans
+    return []
 
 
 def highlight(text: str, terms: list[str]) -> SafeString:
@@ -528,6 +531,7 @@ def highlight(text: str, terms: list[str]) -> SafeString:
 
 def snippet(text: str, terms: list[str], length: int = 160) -> SafeString:
     """About ``length`` characters of ``text`` around its first match, highlighted."""
+    text = text[:_SNIPPET_SCAN]
     spans = _spans(text, terms)
     start = max(0, spans[0][0] - length // 4) if spans else 0
     piece = text[start : start + length]

@@ -1,0 +1,281 @@
+"""Search benchmark: latency of ``qa.search`` at scale on SQLite and PostgreSQL,
+and search API throughput relative to /healthz on the same gunicorn.
+
+For each database and size, a child process builds a fresh database with
+``bench.content.generate`` (the index rebuilt once at the end), then times
+the search function plus loading the first page of results (what the search
+page and API do) over a few hundred distinct queries: Chinese words of one to
+four characters, English words in any case, identifiers, mixed queries,
+traditional characters, typos and words that match nothing. The same
+content is generated on both databases, so their top results are compared.
+
+    python -m bench.search_bench                      # 10k and 100k, both databases
+    python -m bench.search_bench --sizes 2000 --dbs sqlite --throughput
+    python -m bench.search_bench --quick --json       # as bench/run.py calls it
+
+Prints a table (and with --json, the rows as JSON on the last line).
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
+
+FIXED_QUERIES = [
+    "反色", "灰度", "灰度图", "灰度圖", "图像处理", "Python灰度反色", "pg_trgm", "F()", "bm25",
+    "transfomer", "pyhton", "SQLITE", "Django 缓存", "如何提高吞吐量", "中文分词", "全文检索", "EXIF",
+    "zk000123", "不存在的词语", "N+1", "像素 通道", "WAL", "并发事务", "pixel buffer", "索引",
+]  # fmt: skip
+
+
+def queries(count: int, seed: int = 11) -> list[str]:
+    """``count`` distinct queries mixing the kinds people type."""
+    from bench.content import ACTIONS, TOPICS, WORDS
+
+    rng = random.Random(seed)
+    found = dict.fromkeys(FIXED_QUERIES)
+    makers = [
+        lambda: rng.choice(WORDS),
+        lambda: rng.choice(TOPICS) + rng.choice(WORDS),
+        lambda: f"{rng.choice(TOPICS)} {rng.choice(ACTIONS)}",
+        lambda: rng.choice(ACTIONS)[: rng.randint(1, 4)],
+        lambda: f"zk{rng.randrange(200000):06d}",
+        lambda: rng.choice(WORDS).upper() if rng.choice(WORDS).isascii() else rng.choice(WORDS),
+        lambda: " ".join(rng.sample(WORDS, 2)),
+        lambda: _typo(rng, rng.choice([w for w in WORDS + TOPICS if w.isascii() and len(w) > 4])),
+    ]
+    while len(found) < count:
+        found[rng.choice(makers)()] = None
+    return list(found)[:count]
+
+
+def _typo(rng: random.Random, word: str) -> str:
+    i = rng.randrange(1, len(word))
+    return word[:i] + word[i + 1 :]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+# --- child: one database, one size -------------------------------------------------------------
+
+
+def child(db: str, size: int, n_queries: int, throughput_seconds: int) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="zhiku-search-bench-"))
+    if db == "sqlite":
+        url = f"sqlite:///{tmp / 'db.sqlite3'}"
+    else:
+        name = f"zhiku_searchbench_{size}"
+        subprocess.run(["dropdb", "-h", PG_HOST, "-U", "postgres", "--if-exists", name], check=True)
+        subprocess.run(
+            [
+                "createdb",
+                "-h",
+                PG_HOST,
+                "-U",
+                "postgres",
+                "-T",
+                "template0",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                name,
+            ],
+            check=True,
+        )
+        url = f"postgres://postgres@{PG_HOST}:5432/{name}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MEDIA_ROOT": str(tmp / "media"),
+        "DJANGO_STATIC_ROOT": str(tmp / "static"),
+        "DJANGO_DEBUG": "false",
+        "ZHIKU_RATELIMIT": "off",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from bench.content import generate
+    from qa.search import search
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    generate(questions=size, resources=0, curated=0, recommended=0)
+    build_seconds = time.perf_counter() - started
+    if db == "postgres":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+    texts = queries(n_queries)
+    for text in texts[:50]:  # warm caches, jieba and the connection
+        search(text).questions()[:20]
+    latencies, tops = [], {}
+    for text in texts:
+        t = time.perf_counter()
+        results = search(text)
+        results.questions()[:20]
+        latencies.append((time.perf_counter() - t) * 1000)
+        tops[text] = results.ids[:10]
+
+    out = {
+        "db": db,
+        "size": size,
+        "build_seconds": build_seconds,
+        "p50": percentile(latencies, 0.50),
+        "p95": percentile(latencies, 0.95),
+        "max": max(latencies),
+        "queries": len(texts),
+        "tops": tops,
+    }
+    if throughput_seconds:
+        out.update(api_throughput(env, tmp, texts, throughput_seconds))
+    if db == "postgres":
+        connection.close()
+        subprocess.run(
+            ["dropdb", "-h", PG_HOST, "-U", "postgres", "--if-exists", f"zhiku_searchbench_{size}"]
+        )
+    return out
+
+
+def api_throughput(env: dict, tmp: Path, texts: list[str], seconds: int) -> dict:
+    """Search API requests/s over distinct queries divided by /healthz requests/s."""
+    from bench.server import Gunicorn, load, wrk_available
+
+    if not wrk_available():
+        return {}
+    paths = ["/api/questions/?" + urllib.parse.urlencode({"q": text}) for text in texts]
+    with Gunicorn(env, log_path=tmp / "gunicorn.log") as server:
+        load(server.port, ["/healthz"], seconds=2)
+        health, api = [], []
+        for _ in range(2):
+            health.append(load(server.port, ["/healthz"], seconds=seconds).rate)
+            result = load(server.port, paths, seconds=seconds)
+            api.append(result.rate)
+            if result.errors:
+                raise RuntimeError(f"{result.errors} failed search API requests")
+    return {"healthz_rps": statistics.median(health), "search_api_rps": statistics.median(api)}
+
+
+# --- parent ----------------------------------------------------------------------------------
+
+
+def run_child(db: str, size: int, args) -> dict | None:
+    command = [PY, "-m", "bench.search_bench", "--child", db, str(size), "--queries", str(args.queries)]
+    if args.throughput and size == min(args.sizes):
+        command += ["--throughput-seconds", str(args.seconds)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"-- {db} {size}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def rows_for(results: list[dict]) -> list[dict]:
+    rows = []
+    for r in results:
+        label = f"{r['db']}, {r['size']:,} questions"
+        rows.append({"figure": f"search index build ({label}, s)", "value": f"{r['build_seconds']:.0f}"})
+        rows.append(
+            {
+                "figure": f"search latency p50 / p95 ({label}, {r['queries']} queries, ms)",
+                "value": f"{r['p50']:.1f} / {r['p95']:.1f}",
+                "target": "p95 ≤ 50 ms",
+                "met": r["p95"] <= 50,
+            }
+        )
+        if "search_api_rps" in r:
+            ratio = r["search_api_rps"] / r["healthz_rps"]
+            rows.append(
+                {
+                    "figure": f"search API / healthz throughput ({label}; "
+                    f"{r['search_api_rps']:.0f} / {r['healthz_rps']:.0f} req/s)",
+                    "value": f"{ratio:.2f}",
+                    "target": "≥ 0.4",
+                    "met": ratio >= 0.4,
+                }
+            )
+    by_size: dict[int, dict[str, dict]] = {}
+    for r in results:
+        by_size.setdefault(r["size"], {})[r["db"]] = r
+    for size, pair in sorted(by_size.items()):
+        if {"sqlite", "postgres"} <= pair.keys():
+            a, b = pair["sqlite"]["tops"], pair["postgres"]["tops"]
+            same = sum(a[q] == b.get(q) for q in a)
+            rows.append(
+                {
+                    "figure": f"queries with identical top 10 on SQLite and PostgreSQL ({size:,})",
+                    "value": f"{same} / {len(a)}",
+                    "target": "all",
+                    "met": same == len(a),
+                }
+            )
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated question counts")
+    parser.add_argument("--dbs", default="sqlite,postgres", help="sqlite, postgres or both")
+    parser.add_argument("--queries", type=int, default=400, help="distinct queries timed per run")
+    parser.add_argument(
+        "--throughput", action="store_true", help="also measure API vs /healthz (smallest size)"
+    )
+    parser.add_argument("--seconds", type=int, default=5, help="length of one throughput run")
+    parser.add_argument("--quick", action="store_true", help="small sizes, SQLite and PostgreSQL")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON on the last line")
+    parser.add_argument("--child", nargs=2, metavar=("DB", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--throughput-seconds", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        db, size = args.child
+        print(json.dumps(child(db, int(size), args.queries, args.throughput_seconds)))
+        return 0
+
+    if args.quick:
+        args.sizes, args.queries, args.seconds, args.throughput = "2000", 200, 2, True
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    dbs = [d.strip() for d in args.dbs.split(",") if d.strip()]
+    if "postgres" in dbs and subprocess.run(["pg_isready", "-h", PG_HOST, "-q"]).returncode != 0:
+        print("-- PostgreSQL not reachable: SQLite only", file=sys.stderr)
+        dbs.remove("postgres")
+    results = []
+    for size in args.sizes:
+        for db in dbs:
+            print(f"-- {db}, {size} questions", file=sys.stderr)
+            if (found := run_child(db, size, args)) is not None:
+                results.append(found)
+    rows = rows_for(results)
+    width = max((len(r["figure"]) for r in rows), default=10)
+    for r in rows:
+        print(f"{r['figure']:<{width}}  {r['value']:>12}  {r.get('target', '')}")
+    if args.json:
+        print(json.dumps({"rows": rows}, ensure_ascii=False))
+    return 0 if results else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,4 +10,5 @@ urlpatterns = [
     path("questions/<int:pk>/", views.question_detail, name="detail-noslug"),
     path("questions/<int:pk>/<str:slug>/", views.question_detail, name="detail"),
     path("tags/<str:slug>/", views.TagView.as_view(), name="tag"),
+    path("search/", views.search, name="search"),
 ]

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from qa.admin import QuestionAdmin
+from qa.admin import MarkdownPreviewMixin, QuestionAdmin
 from resources.forms import ResourceAdminForm
 from resources.models import Recommendation, Resource
 
@@ -35,8 +35,9 @@ QuestionAdmin.inlines = [*QuestionAdmin.inlines, QuestionResourceInline]
 
 
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
     form = ResourceAdminForm
+    markdown_fields = ("description",)
     list_display = ["title", "file_type", "human_size", "downloads", "is_published", "created"]
     list_filter = ["is_published", "file_type", "created"]
     search_fields = ["title", "key", "original_name", "description"]

@@ -48,3 +48,14 @@ def test_edit_answer_with_live_preview_then_see_it_on_the_site(staff_page, site_
     expect(prose.locator("h2")).to_contain_text("更新后的步骤")
     expect(prose.locator("strong")).to_have_text("Pillow")
     expect(prose).not_to_contain_text("cat-inverted.png")
+
+
+def test_resource_description_has_a_live_preview(staff_page, site_content):
+    page = staff_page
+    resource = site_content["resource"]
+    page.goto(f"/admin/resources/resource/{resource.pk}/change/")
+    description = page.locator("textarea#id_description")
+    description.fill("第二版讲义，新增 *直方图均衡* 一章[^1]。\n\n[^1]: 见第 4 章。")
+    preview = page.locator(".markdown-preview").first
+    expect(preview.locator("em")).to_have_text("直方图均衡")
+    expect(preview.locator(".footnote")).to_contain_text("见第 4 章")

@@ -1,6 +1,7 @@
 """DJANGO_ENV=production: the deploy checks pass, and missing essentials fail loudly."""
 
 import json
+import os
 
 import pytest
 
@@ -83,3 +84,63 @@ def test_production_without_an_essential_fails_with_a_clear_message(missing, mes
     result = run_django("", env=env, args=("check",))
     assert result.returncode != 0
     assert message in result.stderr
+
+
+# --- freshness across worker processes (SPEC §13) -------------------------------------------------
+
+
+@pytest.fixture
+def gunicorn_two_workers(transactional_db, tmp_path):
+    """gunicorn with 2 worker processes (local-memory cache each) on the test database."""
+    from django.db import connection
+
+    from bench.server import Gunicorn
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        "DATABASE_URL": url,
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "GUNICORN_WORKERS": "2",
+        "GUNICORN_THREADS": "2",
+        "ZHIKU_RATELIMIT": "off",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    collected = run_django("", env=env, args=("collectstatic", "--noinput", "--verbosity", "0"))
+    assert collected.returncode == 0, collected.stderr
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ZHIKU_", "REDIS_"))}
+    with Gunicorn({**clean, **env}, log_path=tmp_path / "gunicorn.log") as server:
+        assert len(server.worker_pids()) == 2
+        yield server
+
+
+def test_an_edit_shows_at_once_in_every_worker_process(gunicorn_two_workers):
+    """Each worker caches question pages in its own memory; an edit must still
+    show on the very next request, whichever worker answers it."""
+    from tests.conftest import make_question
+
+    server = gunicorn_two_workers
+    other = make_question(title="旧的相关问题标题")
+    question = make_question(title="缓存测试问题", answer="第一版回答", related=[other])
+    url = question.get_absolute_url()
+
+    def bodies(n=16):
+        # Fresh connections spread over both workers; each warms its own cache.
+        return [server.get(url)[1].decode() for _ in range(n)]
+
+    assert all("第一版回答" in body for body in bodies())
+
+    question.answer = "第二版回答"
+    question.save()
+    assert all("第二版回答" in body and "第一版回答" not in body for body in bodies())
+
+    other.title = "新的相关问题标题"
+    other.save()
+    assert all("新的相关问题标题" in body for body in bodies())
+
+    question.delete()
+    assert {server.get(url)[0] for _ in range(8)} == {404}

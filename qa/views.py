@@ -14,6 +14,7 @@ from django.views.generic import ListView
 from qa import pagecache
 from qa.counting import RecentViews, is_countable
 from qa.filters import QuestionFilter
+from qa.markdown import plain_text
 from qa.models import Question, Tag
 from qa.ratelimit import ratelimit
 from qa.search import search_request
@@ -125,7 +126,8 @@ def _qa_page_json_ld(request, question):
         "mainEntity": {
             "@type": "Question",
             "name": question.title,
-            "text": question.body or question.title,
+            # Structured data carries text, not Markdown syntax.
+            "text": plain_text(question.body_html) or question.title,
             "answerCount": 1,
             "dateCreated": question.created.isoformat(),
             "url": url,

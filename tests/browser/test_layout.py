@@ -14,6 +14,8 @@ PAGES = {
     "tag": lambda content: "/tags/python/",
     "resources": lambda content: "/resources/",
     "resource": lambda content: content["resource"].get_absolute_url(),
+    "search": lambda content: "/search/?q=反色",
+    "tool": lambda content: "/tools/invert/",
 }
 
 

@@ -51,7 +51,30 @@ _TITLE_WEIGHT = 2.0
 # --- Backends ---------------------------------------------------------------------
 
 
-class SQLiteBackend:
+class _SQLMatching:
+    """Running the ``match_sql`` of a backend, alone or several in one statement."""
+
+    def match(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int) -> list[int]:
+        sql, params = self.match_sql(groups, title_only=title_only, tag_id=tag_id, limit=limit)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
+
+    def match_each(self, groups: list[Group], *, limit: int) -> list[tuple[int, int]]:
+        """(group index, id) for up to ``limit`` newest matches of each group: one query."""
+        if not groups:
+            return []
+        selects, params = [], []
+        for i, group in enumerate(groups):
+            sql, group_params = self.match_sql([group], title_only=False, tag_id=None, limit=limit)
+            selects.append(f"SELECT {i} AS k, m{i}.id FROM ({sql}) AS m{i}")  # noqa: S608 - placeholders only
+            params.extend(group_params)
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(selects), params)
+            return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+class SQLiteBackend(_SQLMatching):
     """FTS5 table ``qa_search_fts(title, body)``, rowid = question id."""
 
     def write(self, cursor, pk: int, title_tokens: list[str], body_tokens: list[str]) -> None:
@@ -67,7 +90,7 @@ class SQLiteBackend:
     def clear(self, cursor) -> None:
         cursor.execute(f"DELETE FROM {FTS_TABLE}")  # noqa: S608
 
-    def match(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int) -> list[int]:
+    def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
         # Tokens are [a-z0-9]/ideographs only (tokenize.encode), so quoting them is enough.
         parts = []
         for group in groups:
@@ -76,19 +99,15 @@ class SQLiteBackend:
         expression = " AND ".join(parts)
         if title_only:
             expression = f"title : ({expression})"
-        sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+        sql = f"SELECT rowid AS id FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
         params: list = [expression]
         if tag_id is not None:
             sql += " AND rowid IN (SELECT question_id FROM qa_question_tags WHERE tag_id = %s)"
             params.append(tag_id)
-        sql += " ORDER BY rowid DESC LIMIT %s"
-        params.append(limit)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return [row[0] for row in cursor.fetchall()]
+        return sql + " ORDER BY rowid DESC LIMIT %s", [*params, limit]
 
 
-class PostgresBackend:
+class PostgresBackend(_SQLMatching):
     """``qa_searchdocument.search_vector`` (tsvector, GIN): title tokens weighted A.
 
     Vectors and queries are built from our own tokens with the tsvector/tsquery
@@ -108,22 +127,18 @@ class PostgresBackend:
     def clear(self, cursor) -> None:
         """The vectors go with the SearchDocument rows."""
 
-    def match(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int) -> list[int]:
+    def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
         weight = ":A" if title_only else ""
         parts = []
         for group in groups:
             joiner = " | " if group.any_of else " & "
             parts.append("(" + joiner.join(f"'{token}'{weight}" for token in group.tokens) + ")")
-        sql = "SELECT question_id FROM qa_searchdocument WHERE search_vector @@ %s::tsquery"
+        sql = "SELECT question_id AS id FROM qa_searchdocument WHERE search_vector @@ %s::tsquery"
         params: list = [" & ".join(parts)]
         if tag_id is not None:
             sql += " AND question_id IN (SELECT question_id FROM qa_question_tags WHERE tag_id = %s)"
             params.append(tag_id)
-        sql += " ORDER BY question_id DESC LIMIT %s"
-        params.append(limit)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return [row[0] for row in cursor.fetchall()]
+        return sql + " ORDER BY question_id DESC LIMIT %s", [*params, limit]
 
 
 def _tsvector_text(tokens: list[str]) -> str:
@@ -153,6 +168,13 @@ class PythonBackend:
                 if len(found) == limit:
                     break
         return found
+
+    def match_each(self, groups: list[Group], *, limit: int) -> list[tuple[int, int]]:
+        return [
+            (i, pk)
+            for i, group in enumerate(groups)
+            for pk in self.match([group], title_only=False, tag_id=None, limit=limit)
+        ]
 
 
 def _group_in(group: Group, tokens: set[str]) -> bool:
@@ -586,13 +608,11 @@ def _compute_similar(question_pk: int, tag_ids: list[int]) -> list[tuple[int, li
         total = max(df.get(DOCS, 1), 1)
         # Rarest words that at least one other question shares.
         rare = sorted((df[t], t) for t in tokens if 2 <= df.get(t, 0) < max(total, 3))[:_SIMILAR_TERMS]
-        engine = backend()
-        for count, token in rare:
-            weight = math.log(total / count) * (2.0 if token in title_tokens else 1.0)
-            group = Group(surface=tokenize.surface(token), all_of=(token,))
-            for pk in engine.match([group], title_only=False, tag_id=None, limit=50):
-                if pk != question_pk:
-                    scores[pk] += weight
-                    shared_words.setdefault(pk, []).append(group.surface)
+        groups = [Group(surface=tokenize.surface(token), all_of=(token,)) for _count, token in rare]
+        weights = [math.log(total / count) * (2.0 if token in title_tokens else 1.0) for count, token in rare]
+        for i, pk in backend().match_each(groups, limit=50):
+            if pk != question_pk:
+                scores[pk] += weights[i]
+                shared_words.setdefault(pk, []).append(groups[i].surface)
     best = sorted(scores.items(), key=lambda item: (-round(item[1], 9), -item[0]))[:SIMILAR_KEPT]
     return [(pk, shared_words.get(pk, [])[:3]) for pk, _score in best]

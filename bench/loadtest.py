@@ -208,8 +208,8 @@ def main(argv=None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--requests", type=int, default=600, help="requests to send in total")
-    parser.add_argument("--concurrency", type=int, default=200, help="connections open at once")
+    parser.add_argument("--requests", type=int, default=900, help="requests to send in total")
+    parser.add_argument("--concurrency", type=int, default=300, help="connections open at once")
     parser.add_argument("--questions", type=int, default=500, help="generated questions")
     parser.add_argument(
         "--time-limit", type=float, default=180, help="seconds before unsent requests are dropped"

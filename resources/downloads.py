@@ -136,7 +136,7 @@ def safe_filename(name: str) -> str:
 
 def _ascii_part(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^A-Za-z0-9._()\[\] -]+", "_", ascii_text).strip(" ._")
+    return re.sub(r"[^A-Za-z0-9._()\[\] -]+", "_", ascii_text).strip(" ._-")
 
 
 def ascii_fallback(name: str) -> str:

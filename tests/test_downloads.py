@@ -81,6 +81,12 @@ def test_ascii_fallback_keeps_readable_parts():
     assert ascii_fallback("反色") == "download"
 
 
+def test_ascii_fallback_drops_separators_left_by_chinese_parts():
+    """The image tool names results "<name>-inverted.png"; a Chinese-only name left "-inverted.png"."""
+    assert ascii_fallback("灰度-inverted.png") == "inverted.png"
+    assert ascii_fallback("图_1.jpg") == "1.jpg"
+
+
 # --- The download view ----------------------------------------------------------------------
 
 

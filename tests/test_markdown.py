@@ -202,3 +202,15 @@ def test_code_without_a_language_gets_no_label():
     html = render_markdown("```\nplain\n```\n\n    indented\n")
     assert 'class="filename"' not in html
     assert html.count("<pre>") == 2
+
+
+def test_committed_pygments_stylesheet_matches_the_generator():
+    """static/css/pygments.css is generated; a Pygments upgrade must regenerate it."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from qa.markdown import site_pygments_css
+
+    committed = (Path(settings.BASE_DIR) / "static/css/pygments.css").read_text()
+    assert committed == site_pygments_css()

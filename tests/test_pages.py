@@ -400,3 +400,12 @@ def test_question_page_query_count_does_not_grow_with_related_questions(client):
         assert len(question.related.all()) == related
         counts[related] = len(queries)
     assert counts[5] <= counts[1]
+
+
+def test_list_canonical_link_drops_tracking_and_filter_parameters_but_keeps_the_page(client):
+    for n in range(25):
+        make_question(title=f"规范链接 {n}")
+    first = client.get("/questions/?utm_source=feed&sort=views").content.decode()
+    assert '<link rel="canonical" href="http://testserver/questions/">' in first
+    second = client.get("/questions/?page=2&utm_source=feed").content.decode()
+    assert '<link rel="canonical" href="http://testserver/questions/?page=2">' in second

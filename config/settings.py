@@ -178,6 +178,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "zhiku",
+            # Rendered question pages (~20 KB) and related-question lists live
+            # here; the default 300 entries would evict them under normal browsing.
+            "OPTIONS": {"MAX_ENTRIES": 3000},
         }
     }
 

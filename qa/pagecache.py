@@ -23,13 +23,15 @@ never read again and expire. Writes that bypass all of these (``QuerySet.update`
 of a title, a raw deletion of a link row) show within ``PAGE_CACHE_SECONDS``.
 """
 
+import functools
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.core.cache import cache
-from django.db.models import Count, IntegerField, QuerySet, Subquery, Value
+from django.db import connection
 from django.middleware.csrf import get_token
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
@@ -49,33 +51,47 @@ VIEWS_SLOT = mark_safe("<!--zk:views-->")  # noqa: S308 - a fixed HTML comment
 CSRF_SLOT = "zkcsrfslot7f3a9c"
 
 
-def _newest(queryset: QuerySet, field: str) -> Subquery:
-    return Subquery(queryset.order_by(f"-{field}").values(field)[:1])
+@dataclass(frozen=True)
+class PageState:
+    """What a visit needs to know before deciding whether to render at all."""
+
+    pk: int
+    slug: str
+    views: int
+    version: str  # the question's own updated stamp plus the site's content version
 
 
-def _count(queryset: QuerySet) -> Subquery:
-    # Grouping by a constant leaves no GROUP BY: one row counting the whole table.
-    counted = queryset.order_by().annotate(all=Value(1)).values("all").annotate(n=Count("pk"))
-    return Subquery(counted.values("n")[:1], output_field=IntegerField())
-
-
-def with_content_version(queryset: QuerySet) -> QuerySet:
-    """Annotate each question with the site's content version (no extra query)."""
-    return queryset.annotate(
-        **{
-            "_v_index": _newest(SearchTerm.objects.filter(term=search.VERSION), "df"),
-            "_v_questions": _newest(Question.objects.all(), "updated"),
-            "_v_resources": _newest(Resource.objects.all(), "updated"),
-            "_v_resource_count": _count(Resource.objects.all()),
-            "_v_links": _newest(RelatedQuestion.objects.all(), "pk"),
-            "_v_recommendations": _newest(Recommendation.objects.all(), "pk"),
-            "_v_admin": _newest(LogEntry.objects.all(), "pk"),
-        }
+@functools.cache
+def _state_sql() -> str:
+    # Written once as plain SQL: building the same statement through the ORM
+    # on every visit cost more than the rest of a cached visit together.
+    quote = connection.ops.quote_name
+    question, term = quote(Question._meta.db_table), quote(SearchTerm._meta.db_table)
+    newest = [
+        (Question, "updated"),
+        (Resource, "updated"),
+        (RelatedQuestion, "id"),
+        (Recommendation, "id"),
+        (LogEntry, "id"),
+    ]
+    # Only table and column names from the models go into the text; values are parameters.
+    versions = [f"(SELECT MAX({quote(col)}) FROM {quote(m._meta.db_table)})" for m, col in newest]  # noqa: S608
+    versions.append(f"(SELECT COUNT(*) FROM {quote(Resource._meta.db_table)})")  # noqa: S608
+    versions.append(f"(SELECT df FROM {term} WHERE term = %s)")  # noqa: S608
+    return (
+        f"SELECT q.id, q.slug, q.views, q.updated, {', '.join(versions)} "  # noqa: S608
+        f"FROM {question} q WHERE q.id = %s AND q.is_published = %s"
     )
 
 
-def content_version(question) -> str:
-    return "-".join(str(value) for name, value in vars(question).items() if name.startswith("_v_"))
+def page_state(pk: int) -> PageState | None:
+    """The published question's slug, views and content version, in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_state_sql(), [search.VERSION, pk, True])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return PageState(pk=row[0], slug=row[1], views=row[2], version="|".join(map(str, row[3:])))
 
 
 def _release() -> str:
@@ -96,36 +112,24 @@ def _release() -> str:
 _RELEASE = _release()
 
 
-def _key(request, question) -> str | None:
+def _key(request, state: PageState) -> str | None:
     # Only anonymous visits without a query string share a rendering: a signed-in
     # editor may see more, and the query string ends up in the language form.
-    version = content_version(question)
-    if not version or request.GET or request.user.is_authenticated:
+    if request.GET or request.user.is_authenticated:
         return None
-    raw = "|".join(
-        map(
-            str,
-            [
-                question.pk,
-                question.updated.isoformat(),
-                content_version(question),
-                get_language(),
-                request.scheme,
-                request.get_host(),
-            ],
-        )
-    )
-    return f"qa:page:{_RELEASE}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
+    parts = [state.pk, state.version, get_language(), request.scheme, request.get_host()]
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+    return f"qa:page:{_RELEASE}:{digest}"
 
 
-def cached_page(request, question) -> str | None:
+def cached_page(request, state: PageState) -> str | None:
     """The rendered page with its placeholders, if this visit may use a cached one."""
-    key = _key(request, question)
+    key = _key(request, state)
     return cache.get(key) if key else None
 
 
-def store_page(request, question, html: str) -> None:
-    key = _key(request, question)
+def store_page(request, state: PageState, html: str) -> None:
+    key = _key(request, state)
     if key:
         cache.set(key, html, PAGE_CACHE_SECONDS)
 

@@ -2,8 +2,7 @@ import json
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import prefetch_related_objects
-from django.http import HttpResponse, HttpResponsePermanentRedirect
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -70,20 +69,21 @@ def question_detail(request, pk, slug=None):
 
     Rendered once per content version and cached with holes for the view count
     and CSRF token (qa.pagecache), so a repeat visit costs two queries."""
-    question = get_object_or_404(pagecache.with_content_version(Question.objects.published()), pk=pk)
-    if slug != question.slug:
-        return HttpResponsePermanentRedirect(question.get_absolute_url())
+    state = pagecache.page_state(pk)
+    if state is None:
+        raise Http404("No such question.")
+    if slug != state.slug:
+        return HttpResponsePermanentRedirect(get_object_or_404(Question, pk=pk).get_absolute_url())
 
     recent = RecentViews(request)
-    counted = is_countable(request) and question.pk not in recent
-    if counted:
-        # Shown with this visit included; stored only once the page has rendered,
-        # so a request that ends in an error never counts.
-        question.views += 1
+    counted = is_countable(request) and pk not in recent
+    # Shown with this visit included; stored only once the page has rendered,
+    # so a request that ends in an error never counts.
+    views = state.views + 1 if counted else state.views
 
-    html = pagecache.cached_page(request, question)
+    html = pagecache.cached_page(request, state)
     if html is None:
-        prefetch_related_objects([question], "tags")
+        question = Question.objects.prefetch_related("tags").get(pk=pk)
         context = {
             "question": question,
             "tags": list(question.tags.all()),
@@ -92,11 +92,11 @@ def question_detail(request, pk, slug=None):
             **pagecache.slots(),
         }
         html = render_to_string("qa/question_detail.html", context, request)
-        pagecache.store_page(request, question, html)
-    response = HttpResponse(pagecache.fill(request, html, views=question.views))
+        pagecache.store_page(request, state, html)
+    response = HttpResponse(pagecache.fill(request, html, views=views))
     if counted:
-        question.increment_views()
-        recent.add(question.pk)
+        Question(pk=pk).increment_views()
+        recent.add(pk)
         recent.store(response)
     return response
 

@@ -1,29 +1,24 @@
-"""Import and export of questions and resources as JSON plus files (docs/import-format.md).
+"""The content format shared by import and export (docs/import-format.md), and its reader.
 
-An import is checked completely before anything is written: the JSON structure, every
-field, every referenced key and every file. Only then are rows saved, in one transaction,
-through the models' ``save()`` and M2M ``set()`` so derived data (rendered HTML, search
-index, caches) follows. Files go through the storage API, so remote storage works too;
-files stored by an import that fails are deleted again.
+A content folder holds ``content.json`` plus the resource files under ``files/``.
+``read_content`` checks such a file completely (structure, every field, every file)
+without touching the database; qa/importing.py writes what it read, and
+qa/exporting.py writes a folder out.
 """
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from django.core.files import File
-from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from qa.models import Question, RelatedQuestion, Tag, unicode_slug
-from resources.models import Recommendation, Resource, file_type_of
+from qa.models import Question, Tag
+from resources.models import Resource
 
 CONTENT_FILE = "content.json"
 FILES_DIR = "files"
@@ -77,29 +72,6 @@ class ResourceItem:
 class Content:
     questions: list[QuestionItem] = field(default_factory=list)
     resources: list[ResourceItem] = field(default_factory=list)
-
-
-@dataclass
-class ImportSummary:
-    questions_created: int = 0
-    questions_updated: int = 0
-    resources_created: int = 0
-    resources_updated: int = 0
-    files_stored: int = 0
-
-    def __str__(self):
-        return (
-            f"questions: {self.questions_created} created, {self.questions_updated} updated; "
-            f"resources: {self.resources_created} created, {self.resources_updated} updated; "
-            f"files stored: {self.files_stored}"
-        )
-
-
-@dataclass
-class ExportSummary:
-    questions: int
-    resources: int
-    path: Path
 
 
 # --- Reading and checking ---------------------------------------------------------------------
@@ -230,7 +202,8 @@ def _source_file(base: Path, relative: str, fields: _Fields) -> Path | None:
     return path
 
 
-def _plain_name(name: str) -> bool:
+def is_plain_name(name: str) -> bool:
+    """True for a bare file name: no folder part, nothing a path could be built from."""
     return bool(name) and name not in {".", ".."} and not ({"/", "\\", "\0"} & set(name))
 
 
@@ -256,7 +229,7 @@ def _read_resource(fields: _Fields, base: Path) -> ResourceItem:
     relative = fields.text("file", required=True)
     source = _source_file(base, relative, fields) if relative else None
     name = fields.text("name", max_length=Resource._meta.get_field("original_name").max_length)
-    if name is not None and not _plain_name(name):
+    if name is not None and not is_plain_name(name):
         fields.fail("name", f"must be a plain file name: {name!r}")
     item = ResourceItem(
         label=fields.label,
@@ -360,276 +333,3 @@ def read_content(path: Path) -> tuple[Content, list[str]]:
         fields = _Fields(data, _item_label("questions", index, data), problems)
         content.questions.append(_read_question(fields))
     return content, problems
-
-
-def _reference_problems(content: Content) -> list[str]:
-    """Related and resource keys must name an item of the file or a row already stored."""
-    problems = []
-    question_refs = {key for item in content.questions for key in item.related or ()}
-    resource_refs = {key for item in content.questions for key in item.resources or ()}
-    known_questions = {item.key for item in content.questions} | set(
-        Question.objects.filter(key__in=question_refs).values_list("key", flat=True)
-    )
-    known_resources = {item.key for item in content.resources} | set(
-        Resource.objects.filter(key__in=resource_refs).values_list("key", flat=True)
-    )
-    for item in content.questions:
-        for name, refs, known in (
-            ("related", item.related, known_questions),
-            ("resources", item.resources, known_resources),
-        ):
-            for key in refs or ():
-                if key not in known:
-                    problems.append(f'{item.label}, field "{name}": unknown key "{key}"')
-    return problems
-
-
-# --- Writing ------------------------------------------------------------------------------------
-
-
-def _tags_named(names: list[str]) -> list[Tag]:
-    """Existing tags matched case-insensitively; new ones get a slug no other tag has."""
-    tags = []
-    for name in names:
-        tag = Tag.objects.filter(name__iexact=name).order_by("pk").first()
-        if tag is None:
-            base = unicode_slug(name, 55)
-            slug, n = base, 2
-            while Tag.objects.filter(slug=slug).exists():
-                slug, n = f"{base}-{n}", n + 1
-            tag = Tag(name=name, slug=slug)
-            tag.save()
-        tags.append(tag)
-    return tags
-
-
-def _save_resource(item: ResourceItem, resource: Resource | None, stored: list[str]) -> Resource:
-    """Create or update one resource; names of newly stored files are added to ``stored``."""
-    resource = resource or Resource(key=item.key)
-    resource.title = item.title
-    if item.description is not None:
-        resource.description = item.description
-    if item.downloads is not None:
-        resource.downloads = item.downloads
-    if item.created is not None:
-        resource.created = item.created
-    if item.published is not None:
-        resource.is_published = item.published
-
-    old_name = resource.file.name if resource.pk else ""
-    if old_name and resource.sha256 == item.sha256 and resource.file.storage.exists(old_name):
-        resource.original_name = item.name
-        resource.file_type = file_type_of(item.name)
-        resource.save()
-        return resource
-    with item.source.open("rb") as fh:
-        # The model's save() records name, type, size and hash, lets storage pick the
-        # stored name and deletes a replaced file once the transaction commits.
-        resource.file = File(fh, name=item.name)
-        resource.save()
-    stored.append(resource.file.name)
-    return resource
-
-
-def _save_question(item: QuestionItem, question: Question | None) -> Question:
-    question = question or Question(key=item.key)
-    if question.title != item.title:
-        question.slug = unicode_slug(item.title)
-    question.title = item.title
-    question.answer = item.answer
-    if item.body is not None:
-        question.body = item.body
-    if item.views is not None:
-        question.views = item.views
-    if item.created is not None:
-        question.created = item.created
-    if item.published is not None:
-        question.is_published = item.published
-    question.save()
-    if item.tags is not None:
-        question.tags.set(_tags_named(item.tags))
-    return question
-
-
-def _link(item: QuestionItem, questions: dict[str, Question], resources: dict[str, Resource]) -> None:
-    question = questions[item.key]
-    if item.related is not None:
-        RelatedQuestion.objects.filter(from_question=question).delete()
-        for position, key in enumerate(item.related):
-            RelatedQuestion(from_question=question, to_question=questions[key], position=position).save()
-    if item.resources is not None:
-        Recommendation.objects.filter(question=question).delete()
-        for position, key in enumerate(item.resources):
-            Recommendation(question=question, resource=resources[key], position=position).save()
-
-
-def _write(content: Content, stored: list[str]) -> ImportSummary:
-    summary = ImportSummary()
-    resources = Resource.objects.in_bulk(
-        {item.key for item in content.resources}
-        | {key for item in content.questions for key in item.resources or ()},
-        field_name="key",
-    )
-    for item in content.resources:
-        existing = resources.get(item.key)
-        resources[item.key] = _save_resource(item, existing, stored)
-        if existing is None:
-            summary.resources_created += 1
-        else:
-            summary.resources_updated += 1
-    summary.files_stored = len(stored)
-
-    questions = Question.objects.in_bulk(
-        {item.key for item in content.questions}
-        | {key for item in content.questions for key in item.related or ()},
-        field_name="key",
-    )
-    for item in content.questions:
-        existing = questions.get(item.key)
-        questions[item.key] = _save_question(item, existing)
-        if existing is None:
-            summary.questions_created += 1
-        else:
-            summary.questions_updated += 1
-    # Links last: a question may point at one that comes later in the file.
-    for item in content.questions:
-        _link(item, questions, resources)
-    return summary
-
-
-def import_content(*, path: Path, dry_run: bool = False) -> ImportSummary:
-    """Import a content file, all or nothing.
-
-    Raises TransferError listing every problem (item and field) when anything is
-    wrong; in that case no row is written and no file is left in storage.
-    ``dry_run`` checks everything and writes nothing.
-    """
-    if path.is_dir():
-        path = path / CONTENT_FILE
-    content, problems = read_content(path)
-    stored: list[str] = []
-    try:
-        with transaction.atomic():
-            # Checked inside the transaction so the keys cannot vanish before the writes.
-            problems += _reference_problems(content)
-            if problems:
-                raise TransferError(problems)
-            if dry_run:
-                return ImportSummary()
-            return _write(content, stored)
-    except BaseException:
-        storage = Resource._meta.get_field("file").storage
-        for name in stored:
-            storage.delete(name)
-        raise
-
-
-# --- Export -------------------------------------------------------------------------------------
-
-
-def _local_iso(moment: datetime) -> str:
-    return timezone.localtime(moment).isoformat()
-
-
-def _export_keys(rows, prefix: str) -> dict[int, str]:
-    """Each row's key; rows without one get ``<prefix><id>``, kept clear of real keys."""
-    taken = {row.key for row in rows if row.key}
-    keys = {}
-    for row in rows:
-        key = row.key
-        if not key:
-            key, n = f"{prefix}{row.pk}", 2
-            while key in taken:
-                key, n = f"{prefix}{row.pk}-{n}", n + 1
-            taken.add(key)
-        keys[row.pk] = key
-    return keys
-
-
-def _export_name(resource: Resource, key: str, used: set[str]) -> str:
-    """A file name for the export folder: the original name, made unique and safe."""
-    name = resource.original_name or PurePosixPath(resource.file.name).name
-    if not _plain_name(name):
-        name = f"{key}{PurePosixPath(resource.file.name).suffix}"
-    stem, suffix = os.path.splitext(name)
-    candidate, n = name, 2
-    # Case-insensitive, because exports are often unpacked on such file systems.
-    while candidate.casefold() in used:
-        candidate, n = f"{stem}-{n}{suffix}", n + 1
-    used.add(candidate.casefold())
-    return candidate
-
-
-def _copy_out(resource: Resource, destination: Path) -> None:
-    with resource.file.open("rb") as source, destination.open("wb") as out:
-        for chunk in source.chunks():
-            out.write(chunk)
-
-
-def export_content(*, directory: Path) -> ExportSummary:
-    """Write every question and resource to ``directory``/content.json plus ``files/``.
-
-    The folder must be new or empty, so an export never mixes with older files.
-    """
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise TransferError([f"{directory}: must be a new or empty folder"])
-    resources = list(Resource.objects.order_by("pk"))
-    questions = list(
-        Question.objects.order_by("pk").prefetch_related(
-            "tags",
-            Prefetch("related_links", queryset=RelatedQuestion.objects.order_by("position", "pk")),
-            Prefetch("recommendations", queryset=Recommendation.objects.order_by("position", "pk")),
-        )
-    )
-    resource_keys = _export_keys(resources, "r")
-    question_keys = _export_keys(questions, "q")
-
-    missing = [
-        f'resource {resource_keys[r.pk]} ("{r.title}"): its file {r.file.name!r} is not in storage'
-        for r in resources
-        if not r.file or not r.file.storage.exists(r.file.name)
-    ]
-    if missing:
-        raise TransferError(missing)
-
-    files_dir = directory / FILES_DIR
-    files_dir.mkdir(parents=True, exist_ok=True)
-    used: set[str] = set()
-    resource_data = []
-    for resource in resources:
-        key = resource_keys[resource.pk]
-        name = _export_name(resource, key, used)
-        _copy_out(resource, files_dir / name)
-        entry = {
-            "key": key,
-            "title": resource.title,
-            "description": resource.description,
-            "file": f"{FILES_DIR}/{name}",
-            "created": _local_iso(resource.created),
-            "downloads": resource.downloads,
-            "published": resource.is_published,
-        }
-        if resource.original_name and resource.original_name != name:
-            entry["name"] = resource.original_name
-        resource_data.append(entry)
-
-    question_data = [
-        {
-            "key": question_keys[question.pk],
-            "title": question.title,
-            "question": question.body,
-            "answer": question.answer,
-            "tags": [tag.name for tag in question.tags.all()],
-            "created": _local_iso(question.created),
-            "views": question.views,
-            "published": question.is_published,
-            "related": [question_keys[link.to_question_id] for link in question.related_links.all()],
-            "resources": [resource_keys[rec.resource_id] for rec in question.recommendations.all()],
-        }
-        for question in questions
-    ]
-    document = {"questions": question_data, "resources": resource_data}
-    (directory / CONTENT_FILE).write_text(
-        json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
-    return ExportSummary(questions=len(questions), resources=len(resources), path=directory / CONTENT_FILE)

@@ -322,12 +322,12 @@ def test_failed_import_leaves_existing_rows_untouched(tmp_path, media):
 
 def test_failure_while_writing_rolls_back_rows_and_removes_stored_files(tmp_path, media, monkeypatch):
     """A failure after files reached storage still leaves no rows and no files behind."""
-    from qa import transfer
+    from qa import importing
 
     def fail_linking(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(transfer, "_link", fail_linking)
+    monkeypatch.setattr(importing, "_link", fail_linking)
     with pytest.raises(RuntimeError):
         call_command("import_content", str(write_content(tmp_path / "in", sample_content())))
     assert Question.objects.count() == 0

@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from qa.transfer import TransferError, export_content
+from qa.exporting import export_content
+from qa.transfer import TransferError
 
 
 class Command(BaseCommand):

@@ -2,8 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from qa.importing import import_content
 from qa.models import Question
-from qa.transfer import TransferError, import_content
+from qa.transfer import TransferError
 
 
 class Command(BaseCommand):

@@ -1,0 +1,193 @@
+"""Importing a content file (docs/import-format.md), all or nothing.
+
+Nothing is written until the whole file has been checked (qa/transfer.py reads it,
+the references are checked here inside the transaction). Rows are then saved through
+the models' ``save()`` and M2M ``set()`` so derived data (rendered HTML, search index,
+caches) follows. Files go through the storage API, so remote storage works too; files
+stored by an import that fails are deleted again.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.files import File
+from django.db import transaction
+
+from qa.models import Question, RelatedQuestion, Tag, unicode_slug
+from qa.transfer import CONTENT_FILE, Content, QuestionItem, ResourceItem, TransferError, read_content
+from resources.models import Recommendation, Resource, file_type_of
+
+
+@dataclass
+class ImportSummary:
+    questions_created: int = 0
+    questions_updated: int = 0
+    resources_created: int = 0
+    resources_updated: int = 0
+    files_stored: int = 0
+
+    def __str__(self):
+        return (
+            f"questions: {self.questions_created} created, {self.questions_updated} updated; "
+            f"resources: {self.resources_created} created, {self.resources_updated} updated; "
+            f"files stored: {self.files_stored}"
+        )
+
+
+def _reference_problems(content: Content) -> list[str]:
+    """Related and resource keys must name an item of the file or a row already stored."""
+    problems = []
+    question_refs = {key for item in content.questions for key in item.related or ()}
+    resource_refs = {key for item in content.questions for key in item.resources or ()}
+    known_questions = {item.key for item in content.questions} | set(
+        Question.objects.filter(key__in=question_refs).values_list("key", flat=True)
+    )
+    known_resources = {item.key for item in content.resources} | set(
+        Resource.objects.filter(key__in=resource_refs).values_list("key", flat=True)
+    )
+    for item in content.questions:
+        for name, refs, known in (
+            ("related", item.related, known_questions),
+            ("resources", item.resources, known_resources),
+        ):
+            for key in refs or ():
+                if key not in known:
+                    problems.append(f'{item.label}, field "{name}": unknown key "{key}"')
+    return problems
+
+
+def _tags_named(names: list[str]) -> list[Tag]:
+    """Existing tags matched case-insensitively; new ones get a slug no other tag has."""
+    tags = []
+    for name in names:
+        tag = Tag.objects.filter(name__iexact=name).order_by("pk").first()
+        if tag is None:
+            base = unicode_slug(name, 55)
+            slug, n = base, 2
+            while Tag.objects.filter(slug=slug).exists():
+                slug, n = f"{base}-{n}", n + 1
+            tag = Tag(name=name, slug=slug)
+            tag.save()
+        tags.append(tag)
+    return tags
+
+
+def _save_resource(item: ResourceItem, resource: Resource | None, stored: list[str]) -> Resource:
+    """Create or update one resource; names of newly stored files are added to ``stored``."""
+    resource = resource or Resource(key=item.key)
+    resource.title = item.title
+    if item.description is not None:
+        resource.description = item.description
+    if item.downloads is not None:
+        resource.downloads = item.downloads
+    if item.created is not None:
+        resource.created = item.created
+    if item.published is not None:
+        resource.is_published = item.published
+
+    old_name = resource.file.name if resource.pk else ""
+    if old_name and resource.sha256 == item.sha256 and resource.file.storage.exists(old_name):
+        resource.original_name = item.name
+        resource.file_type = file_type_of(item.name)
+        resource.save()
+        return resource
+    with item.source.open("rb") as fh:
+        # The model's save() records name, type, size and hash, lets storage pick the
+        # stored name and deletes a replaced file once the transaction commits.
+        resource.file = File(fh, name=item.name)
+        resource.save()
+    stored.append(resource.file.name)
+    return resource
+
+
+def _save_question(item: QuestionItem, question: Question | None) -> Question:
+    question = question or Question(key=item.key)
+    if question.title != item.title:
+        question.slug = unicode_slug(item.title)
+    question.title = item.title
+    question.answer = item.answer
+    if item.body is not None:
+        question.body = item.body
+    if item.views is not None:
+        question.views = item.views
+    if item.created is not None:
+        question.created = item.created
+    if item.published is not None:
+        question.is_published = item.published
+    question.save()
+    if item.tags is not None:
+        question.tags.set(_tags_named(item.tags))
+    return question
+
+
+def _link(item: QuestionItem, questions: dict[str, Question], resources: dict[str, Resource]) -> None:
+    question = questions[item.key]
+    if item.related is not None:
+        RelatedQuestion.objects.filter(from_question=question).delete()
+        for position, key in enumerate(item.related):
+            RelatedQuestion(from_question=question, to_question=questions[key], position=position).save()
+    if item.resources is not None:
+        Recommendation.objects.filter(question=question).delete()
+        for position, key in enumerate(item.resources):
+            Recommendation(question=question, resource=resources[key], position=position).save()
+
+
+def _write(content: Content, stored: list[str]) -> ImportSummary:
+    summary = ImportSummary()
+    resources = Resource.objects.in_bulk(
+        {item.key for item in content.resources}
+        | {key for item in content.questions for key in item.resources or ()},
+        field_name="key",
+    )
+    for item in content.resources:
+        existing = resources.get(item.key)
+        resources[item.key] = _save_resource(item, existing, stored)
+        if existing is None:
+            summary.resources_created += 1
+        else:
+            summary.resources_updated += 1
+    summary.files_stored = len(stored)
+
+    questions = Question.objects.in_bulk(
+        {item.key for item in content.questions}
+        | {key for item in content.questions for key in item.related or ()},
+        field_name="key",
+    )
+    for item in content.questions:
+        existing = questions.get(item.key)
+        questions[item.key] = _save_question(item, existing)
+        if existing is None:
+            summary.questions_created += 1
+        else:
+            summary.questions_updated += 1
+    # Links last: a question may point at one that comes later in the file.
+    for item in content.questions:
+        _link(item, questions, resources)
+    return summary
+
+
+def import_content(*, path: Path, dry_run: bool = False) -> ImportSummary:
+    """Import a content file, all or nothing.
+
+    Raises TransferError listing every problem (item and field) when anything is
+    wrong; in that case no row is written and no file is left in storage.
+    ``dry_run`` checks everything and writes nothing.
+    """
+    if path.is_dir():
+        path = path / CONTENT_FILE
+    content, problems = read_content(path)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            # Checked inside the transaction so the keys cannot vanish before the writes.
+            problems += _reference_problems(content)
+            if problems:
+                raise TransferError(problems)
+            if dry_run:
+                return ImportSummary()
+            return _write(content, stored)
+    except BaseException:
+        storage = Resource._meta.get_field("file").storage
+        for name in stored:
+            storage.delete(name)
+        raise

@@ -135,7 +135,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside one writer; IMMEDIATE takes the write lock at
     # BEGIN so concurrent gunicorn workers queue on busy_timeout instead of
     # failing with "database is locked" when a read transaction upgrades.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections are kept (CONN_MAX_AGE from above, one per gunicorn thread):
+    # opening a file and running the PRAGMAs on every request cost a cached
+    # question page about a third of its throughput (docs/performance.md).
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

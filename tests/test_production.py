@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import pytest
 
@@ -114,6 +115,10 @@ def gunicorn_two_workers(transactional_db, tmp_path):
     assert collected.returncode == 0, collected.stderr
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ZHIKU_", "REDIS_"))}
     with Gunicorn({**clean, **env}, log_path=tmp_path / "gunicorn.log") as server:
+        # /healthz answers as soon as one worker is up; wait for the second.
+        deadline = time.monotonic() + 60
+        while len(server.worker_pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert len(server.worker_pids()) == 2
         yield server
 

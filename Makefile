@@ -50,6 +50,12 @@ LOADTEST_DBS ?= sqlite postgres
 loadtest: venv-dev
 	@for db in $(LOADTEST_DBS); do $(PY) -m bench.loadtest --db $$db $(LOADTEST_ARGS) || exit 1; done
 
+# Benchmarks (not part of make test): prints one table, about 5-8 minutes on 2 cores.
+# wrk is the load client; PostgreSQL rows need the local server (.ci/postgres.sh starts it).
+bench: venv-dev
+	@command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y wrk))
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 lint: venv-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

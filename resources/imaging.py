@@ -89,17 +89,40 @@ _ORIENTATION = {
     8: Image.Transpose.ROTATE_90,
 }
 
-SUPPORTED_HINT = "Upload a PNG, JPEG, GIF, WebP, BMP or TIFF image."
+
+def gettext_noop(message: str) -> str:
+    """Marks a message for the translation catalogue (makemessages looks for this name).
+
+    This module stays free of Django, so messages are kept in English here and
+    translated where a request's language is known: see ``ImageToolError.translated``.
+    """
+    return message
+
+
+SUPPORTED_HINT = gettext_noop("Upload a PNG, JPEG, GIF, WebP, BMP or TIFF image.")
 
 
 class ImageToolError(Exception):
-    """An upload the tool refuses; ``status`` is the HTTP status that describes why."""
+    """An upload the tool refuses; ``status`` is the HTTP status that describes why.
+
+    ``message`` is the English text. ``template`` and ``params`` keep it
+    translatable, and ``hint`` adds the list of formats the tool reads.
+    """
 
     status = 400
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, template: str, *, hint: bool = False, **params):
+        self.template, self.params, self.hint = template, params, hint
+        self.message = self.translated(lambda text: text)
+        super().__init__(self.message)
+
+    def translated(self, gettext) -> str:
+        """The message in the language ``gettext`` translates to."""
+        text = gettext(self.template) % self.params if self.params else gettext(self.template)
+        if not self.hint:
+            return text
+        # Sentences after a full-width full stop (Chinese) follow without a space.
+        return f"{text}{'' if text.endswith('。') else ' '}{gettext(SUPPORTED_HINT)}"
 
 
 class InvalidImage(ImageToolError):
@@ -138,11 +161,15 @@ def invert_image(data: bytes, mode: str = "gray", *, filename: str = "image") ->
     Raises :class:`ImageToolError` (with an HTTP ``status``) for input the tool refuses.
     """
     if mode not in MODES:
-        raise InvalidImage(f"Unknown mode {str(mode)[:20]!r}: choose 'gray' or 'color'.")
+        raise InvalidImage(
+            gettext_noop("Unknown mode “%(mode)s”: choose “gray” or “color”."), mode=str(mode)[:20]
+        )
     if not data:
-        raise InvalidImage("The file is empty.")
+        raise InvalidImage(gettext_noop("The file is empty."))
     if len(data) > MAX_BYTES:
-        raise ImageTooLarge(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MiB.")
+        raise ImageTooLarge(
+            gettext_noop("The file is larger than %(mib)d MiB."), mib=MAX_BYTES // (1024 * 1024)
+        )
     _refuse_known_non_images(data)
 
     try:
@@ -158,18 +185,19 @@ def invert_image(data: bytes, mode: str = "gray", *, filename: str = "image") ->
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(
-            f"The image has too many pixels (more than {MAX_PIXELS // 1_000_000} megapixels)."
+            gettext_noop("The image has too many pixels (more than %(limit)d megapixels)."),
+            limit=MAX_PIXELS // 1_000_000,
         ) from exc
     except UnidentifiedImageError as exc:
-        raise InvalidImage(f"The file is not an image the tool can read. {SUPPORTED_HINT}") from exc
+        raise InvalidImage(gettext_noop("The file is not an image the tool can read."), hint=True) from exc
     except MemoryError as exc:
-        raise ImageTooLarge("The image needs more memory than the tool allows.") from exc
+        raise ImageTooLarge(gettext_noop("The image needs more memory than the tool allows.")) from exc
     except Exception as exc:
         # Decoders report damaged files with OSError, SyntaxError, ValueError,
         # struct.error, EOFError and more; whichever it is, the upload is bad,
         # not the server.
         logger.info("image decode failed: %r", exc)
-        raise InvalidImage("The image is damaged or truncated and cannot be read.") from exc
+        raise InvalidImage(gettext_noop("The image is damaged or truncated and cannot be read.")) from exc
 
     if orientation in _ORIENTATION:
         frames = [frame.transpose(_ORIENTATION[orientation]) for frame in frames]
@@ -249,18 +277,24 @@ def _inverted_frames(source: Image.Image, mode: str, *, multi: bool):
             except EOFError:
                 break
             if index >= MAX_FRAMES:
-                raise ImageTooLarge(f"The animation has more than {MAX_FRAMES} frames.")
+                raise ImageTooLarge(
+                    gettext_noop("The animation has more than %(limit)d frames."), limit=MAX_FRAMES
+                )
         width, height = source.size
         if width <= 0 or height <= 0:
-            raise InvalidImage("The image has no pixels.")
+            raise InvalidImage(gettext_noop("The image has no pixels."))
         if width * height > MAX_PIXELS:
             raise ImageTooLarge(
-                f"The image is {width}×{height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels."
+                gettext_noop("The image is %(width)d×%(height)d pixels; the limit is %(limit)d megapixels."),
+                width=width,
+                height=height,
+                limit=MAX_PIXELS // 1_000_000,
             )
         total_pixels += width * height
         if total_pixels > MAX_TOTAL_PIXELS:
             raise ImageTooLarge(
-                f"The animation's frames add up to more than {MAX_TOTAL_PIXELS // 1_000_000} megapixels."
+                gettext_noop("The animation’s frames add up to more than %(limit)d megapixels."),
+                limit=MAX_TOTAL_PIXELS // 1_000_000,
             )
         source.load()
         frames.append(invert_frame(source, mode))
@@ -362,15 +396,17 @@ def _refuse_known_non_images(data: bytes) -> None:
     """Name the common wrong uploads instead of a generic "not an image"."""
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"%pdf"):
-        raise InvalidImage(f"PDF documents are not supported. {SUPPORTED_HINT}")
+        raise InvalidImage(gettext_noop("PDF documents are not supported."), hint=True)
     if head.startswith(b"<"):
         if b"<svg" in data[:4096].lower():
-            raise InvalidImage(f"SVG images are not supported (they are XML, not pixels). {SUPPORTED_HINT}")
-        raise InvalidImage(f"The file is HTML or XML text, not an image. {SUPPORTED_HINT}")
+            raise InvalidImage(
+                gettext_noop("SVG images are not supported (they are XML, not pixels)."), hint=True
+            )
+        raise InvalidImage(gettext_noop("The file is HTML or XML text, not an image."), hint=True)
     if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc"):
-        raise UnsupportedImage(f"HEIC/HEIF images are not supported. {SUPPORTED_HINT}")
+        raise UnsupportedImage(gettext_noop("HEIC/HEIF images are not supported."), hint=True)
     if data[:4] == b"8BPS":
-        raise UnsupportedImage(f"Photoshop documents are not supported. {SUPPORTED_HINT}")
+        raise UnsupportedImage(gettext_noop("Photoshop documents are not supported."), hint=True)
 
 
 _UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')

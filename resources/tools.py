@@ -98,7 +98,7 @@ def run_tool(request) -> tuple[InvertForm, imaging.InvertedImage, bytes]:
     try:
         result = imaging.invert_image(original, form.cleaned_data["mode"] or "gray", filename=upload.name)
     except imaging.ImageToolError as exc:
-        raise RefusedUpload(exc.message, exc.status) from exc
+        raise RefusedUpload(exc.translated(_), exc.status) from exc
     return form, result, original
 
 

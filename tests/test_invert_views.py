@@ -252,6 +252,29 @@ def test_page_reshows_the_form_with_the_message_on_bad_input(client):
     assert 'name="image"' in body
 
 
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("zh-hans", "不支持 PDF 文档。请上传 PNG、JPEG、GIF、WebP、BMP 或 TIFF 图片。"),
+        ("en", "PDF documents are not supported. Upload a PNG, JPEG, GIF, WebP, BMP or TIFF image."),
+    ],
+)
+def test_page_explains_a_refused_image_in_the_visitors_language(client, language, expected):
+    response = client.post(
+        PAGE, {"image": upload(b"%PDF-1.4 not an image", "doc.pdf")}, HTTP_ACCEPT_LANGUAGE=language
+    )
+    assert response.status_code == 400
+    assert expected in response.content.decode()
+
+
+def test_api_errors_from_the_imaging_code_are_translated_too(client):
+    data = png(noise("RGB", size=(64, 64)))[:300]
+    response = client.post(API, {"image": upload(data)}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.json() == {"error": "图片已损坏或不完整，无法读取。"}
+    response = client.post(API, {"image": upload(b"")}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.json() == {"error": "The file is empty."}
+
+
 def test_page_reshows_the_form_for_an_oversized_post(client):
     response = client.generic(
         "POST",

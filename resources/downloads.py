@@ -144,7 +144,10 @@ def ascii_fallback(name: str) -> str:
     stem, dot, ext = name.rpartition(".")
     if not dot:
         stem, ext = name, ""
-    stem, ext = _ascii_part(stem) or "download", _ascii_part(ext)
+    stem, ext = _ascii_part(stem), _ascii_part(ext)
+    # Only punctuation left (full-width brackets become "()") says nothing: use a plain word.
+    if not re.search(r"[A-Za-z0-9]", stem):
+        stem = "download"
     return f"{stem}.{ext}" if ext else stem
 
 

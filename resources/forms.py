@@ -75,10 +75,16 @@ class ResourceAdminForm(forms.ModelForm):
         name = PurePath(upload.name).name
         file_type = file_type_of(name)
         allowed = settings.ZHIKU_UPLOAD_EXTENSIONS
+        if not file_type:
+            raise forms.ValidationError(
+                _("The file name has no extension, so its type is unknown. Allowed types: %(allowed)s.")
+                % {"allowed": ", ".join(allowed)},
+                code="extension",
+            )
         if file_type not in allowed:
             raise forms.ValidationError(
                 _("Files of type “.%(type)s” cannot be uploaded. Allowed types: %(allowed)s.")
-                % {"type": file_type or "?", "allowed": ", ".join(allowed)},
+                % {"type": file_type, "allowed": ", ".join(allowed)},
                 code="extension",
             )
         limit = settings.ZHIKU_UPLOAD_MAX_BYTES

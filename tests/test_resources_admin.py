@@ -88,6 +88,17 @@ def test_disallowed_extensions_are_refused_with_a_clear_error(admin_client, file
     assert not Resource.objects.exists()
 
 
+def test_a_file_without_extension_is_refused_in_plain_words(admin_client):
+    """The message used to read “.?” where the type belongs."""
+    response = admin_client.post(
+        ADD_URL, form_data(SimpleUploadedFile("README", b"text")), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    code, message = file_error(response)
+    assert code == "extension"
+    assert message.startswith("文件名没有扩展名")
+    assert "?" not in message
+
+
 def test_oversize_upload_is_refused(admin_client, settings):
     settings.ZHIKU_UPLOAD_MAX_BYTES = 1024
     response = admin_client.post(ADD_URL, form_data(SimpleUploadedFile("big.pdf", PDF_BYTES + b"0" * 2000)))

@@ -112,6 +112,9 @@ class _Fields:
             return None
         if required and not value.strip():
             self.fail(name, "must not be empty")
+        if "\0" in value:
+            # PostgreSQL cannot store NUL in text; refuse it on every database alike.
+            self.fail(name, "must not contain NUL characters (\\u0000)")
         if max_length and len(value) > max_length:
             self.fail(name, f"is longer than {max_length} characters")
         return value
@@ -148,8 +151,12 @@ class _Fields:
         # A time without an offset is read in the site's time zone.
         return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
 
-    def names(self, name: str, *, max_length: int) -> list[str] | None:
-        """A list of distinct non-empty strings (keys or tag names), order kept."""
+    def names(self, name: str, *, max_length: int, strip: bool = False) -> list[str] | None:
+        """A list of distinct non-empty strings (keys or tag names), order kept.
+
+        ``strip`` trims each entry, for names a person typed (tags), where
+        "Python " must not become a second tag beside "python".
+        """
         value = self._get(name, False)
         if value is _MISSING:
             return None
@@ -158,8 +165,13 @@ class _Fields:
             return None
         seen, result = set(), []
         for entry in value:
+            if strip and isinstance(entry, str):
+                entry = entry.strip()
             if not isinstance(entry, str) or not entry.strip() or len(entry) > max_length:
                 self.fail(name, f"entries must be non-empty strings of at most {max_length} characters")
+                return None
+            if "\0" in entry:
+                self.fail(name, "entries must not contain NUL characters (\\u0000)")
                 return None
             if entry.casefold() in seen:
                 self.fail(name, f'lists "{entry}" twice')
@@ -255,7 +267,7 @@ def _read_question(fields: _Fields) -> QuestionItem:
         title=fields.text("title", required=True, max_length=Question._meta.get_field("title").max_length),
         answer=fields.text("answer", required=True),
         body=fields.text("question"),
-        tags=fields.names("tags", max_length=Tag._meta.get_field("name").max_length),
+        tags=fields.names("tags", max_length=Tag._meta.get_field("name").max_length, strip=True),
         related=fields.names("related", max_length=key_length),
         resources=fields.names("resources", max_length=key_length),
         views=fields.count("views"),
@@ -305,7 +317,8 @@ def read_content(path: Path) -> tuple[Content, list[str]]:
     """
     problems: list[str] = []
     try:
-        document = json.loads(path.read_bytes().decode("utf-8"))
+        # utf-8-sig: editors on Windows start UTF-8 files with a byte order mark.
+        document = json.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         return Content(), [f"{path}: no such file"]
     except IsADirectoryError:

@@ -88,7 +88,7 @@ def test_ascii_fallback_drops_separators_left_by_chinese_parts():
 
 
 def test_ascii_fallback_is_a_word_when_only_punctuation_would_remain():
-    """"中文 文件名（测试）.pdf" used to fall back to "().pdf"."""
+    """The name "中文 文件名（测试）.pdf" used to fall back to "().pdf"."""
     assert ascii_fallback("中文 文件名（测试）.pdf") == "download.pdf"
     assert ascii_fallback("【笔记】——.md") == "download.md"
     assert ascii_fallback("图 (1).jpg") == "(1).jpg"

@@ -170,6 +170,24 @@ def test_tags_are_matched_case_insensitively(tmp_path, media):
     assert sorted(Tag.objects.values_list("name", flat=True)) == ["C#", "C++", "Python"]
 
 
+def test_tag_names_are_trimmed_so_a_stray_space_makes_no_second_tag(tmp_path, media):
+    content = {"questions": [{"key": "a", "title": "标题", "answer": "答", "tags": ["python", " 图像处理 "]}]}
+    call_command("import_content", str(write_content(tmp_path / "in", content, files={})))
+    second = {"key": "b", "title": "另一个", "answer": "答", "tags": ["Python ", "图像处理"]}
+    content["questions"].append(second)
+    call_command("import_content", str(write_content(tmp_path / "in2", content, files={})))
+    assert sorted(Tag.objects.values_list("name", flat=True)) == ["python", "图像处理"]
+    assert Question.objects.get(key="b").tags.count() == 2
+
+
+def test_a_content_file_saved_with_a_byte_order_mark_imports(tmp_path, media):
+    """Windows editors write UTF-8 with a BOM; json.loads alone refuses it."""
+    path = write_content(tmp_path / "in", sample_content())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    call_command("import_content", str(path))
+    assert Question.objects.filter(key="inv").exists()
+
+
 def test_naive_created_time_is_read_in_the_site_time_zone(tmp_path, media):
     content = {"questions": [{"key": "a", "title": "标题", "answer": "答", "created": "2025-03-01T08:00:00"}]}
     call_command("import_content", str(write_content(tmp_path / "in", content, files={})))
@@ -247,6 +265,15 @@ ERROR_CASES = {
     "misspelt field": (
         broken(lambda c: c["questions"][1].update(titel="x")),
         ['questions[1] (key "hist")', '"titel"'],
+    ),
+    # PostgreSQL refuses NUL in text with a traceback; the reader must catch it first.
+    "NUL in a title": (
+        broken(lambda c: c["questions"][1].update(title="直方图\u0000均衡")),
+        ['questions[1] (key "hist")', '"title"', "NUL"],
+    ),
+    "NUL in a tag": (
+        broken(lambda c: c["questions"][0].update(tags=["py\u0000thon"])),
+        ['questions[0] (key "inv")', '"tags"', "NUL"],
     ),
 }
 

@@ -78,7 +78,8 @@ def child(db: str, size: int, n_queries: int, throughput_seconds: int) -> dict:
     if db == "sqlite":
         url = f"sqlite:///{tmp / 'db.sqlite3'}"
     else:
-        name = f"zhiku_searchbench_{size}"
+        # One name per run: two benchmarks at once must not drop each other's database.
+        name = f"zhiku_searchbench_{size}_{os.getpid()}"
         subprocess.run(["dropdb", "-h", PG_HOST, "-U", "postgres", "--if-exists", name], check=True)
         subprocess.run(
             [
@@ -152,9 +153,7 @@ def child(db: str, size: int, n_queries: int, throughput_seconds: int) -> dict:
         out.update(api_throughput(env, tmp, texts, throughput_seconds))
     if db == "postgres":
         connection.close()
-        subprocess.run(
-            ["dropdb", "-h", PG_HOST, "-U", "postgres", "--if-exists", f"zhiku_searchbench_{size}"]
-        )
+        subprocess.run(["dropdb", "-h", PG_HOST, "-U", "postgres", "--if-exists", name])
     return out
 
 

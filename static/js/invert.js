@@ -20,6 +20,8 @@
   var output = document.querySelector("[data-invert-output]");
   var download = document.querySelector("[data-invert-download]");
   var size = document.querySelector("[data-invert-size]");
+  var originalFigure = original.parentNode;
+  var outputFigure = output.parentNode;
   var lang = document.documentElement.lang || "";
   var chinese = lang.indexOf("zh") === 0;
   var MAX_BYTES = 10 * 1024 * 1024;
@@ -50,8 +52,10 @@
 
   function clearOutput() {
     output.removeAttribute("src");
+    outputFigure.hidden = true;
     download.removeAttribute("href");
     download.removeAttribute("download");
+    download.hidden = true;
     download.textContent = text("下载", "Download");
     if (size) {
       size.textContent = "";
@@ -68,10 +72,23 @@
     if (file.size > MAX_BYTES) {
       showError(text("文件超过 10 MiB。", "The file is larger than 10 MiB."));
     }
+    // The section appears once the browser has shown the picture (see "load" below).
+    result.hidden = true;
+    originalFigure.hidden = false;
     original.src = replaceUrl("original", file);
-    result.hidden = false;
     status.textContent = file.name;
   }
+
+  original.addEventListener("load", function () {
+    result.hidden = false;
+  });
+  // A file the browser cannot show (TIFF, or no picture at all) gets no broken-image icon.
+  original.addEventListener("error", function () {
+    originalFigure.hidden = true;
+  });
+  output.addEventListener("error", function () {
+    outputFigure.hidden = true;
+  });
 
   // RFC 6266: prefer filename*=UTF-8''..., fall back to filename="...".
   function filenameFrom(header) {
@@ -91,7 +108,9 @@
     var blob = xhr.response;
     var name = filenameFrom(xhr.getResponseHeader("Content-Disposition"));
     var url = replaceUrl("output", blob);
+    outputFigure.hidden = false;
     output.src = url;
+    download.hidden = false;
     download.href = url;
     download.setAttribute("download", name);
     download.textContent = text("下载 ", "Download ") + name;
@@ -103,6 +122,8 @@
   }
 
   function showFailure(xhr) {
+    // Nothing was inverted: no half-empty result with a download button that does nothing.
+    result.hidden = true;
     var fallback = text("处理失败（HTTP ", "The image could not be processed (HTTP ") + xhr.status + ")";
     if (!xhr.response || !xhr.response.text) {
       showError(fallback);

@@ -93,12 +93,13 @@ def test_drop_a_file_on_the_tool(open_page, site_content):
     drop.dispatch_event("dragenter", {"dataTransfer": transfer})
     drop.dispatch_event("drop", {"dataTransfer": transfer})
     assert page.evaluate("document.querySelector('#invert-image').files[0].name") == "dropped.png"
-    page.wait_for_function("document.querySelector('img[data-invert-original]').naturalWidth === 120")
+    # expect() polls from Playwright's own script; wait_for_function would need eval, which the CSP blocks.
+    expect(page.locator("img[data-invert-original]")).to_have_js_property("naturalWidth", 120)
 
     page.get_by_label("彩色：每个通道分别取反").check()
     page.get_by_role("button", name="反色").click()
     expect(page.locator("[data-invert-result]")).to_be_visible()
-    page.wait_for_function("document.querySelector('img[data-invert-output]').naturalWidth === 120")
+    expect(page.locator("img[data-invert-output]")).to_have_js_property("naturalWidth", 120)
     assert horizontal_overflow(page) <= 0
     check_accessibility(page)
     screenshot(page, "invert-360-dark")
@@ -130,6 +131,26 @@ def test_tool_explains_a_file_that_is_not_an_image(page, page_problems, site_con
     error = page.locator("[data-invert-error]")
     expect(error).to_be_visible()
     expect(error).not_to_be_empty()
+    # In the page's language, like every other message.
+    expect(error).to_contain_text("这个文件不是本工具能读取的图片")
     # No inverted picture and nothing to download.
     expect(page.locator("img[data-invert-output]")).not_to_have_attribute("src", re.compile(".*"))
     expect(page.locator("[data-invert-download]")).not_to_have_attribute("href", re.compile(".*"))
+    # Nor a result section holding a broken preview and a download button that does nothing.
+    expect(page.locator("[data-invert-result]")).to_be_hidden()
+
+
+def test_a_picture_the_browser_cannot_show_gets_no_broken_preview(page, site_content):
+    """A TIFF is a valid upload, but Chromium cannot draw it: its preview is left out, not shown broken."""
+    buffer = io.BytesIO()
+    Image.new("L", (40, 30), 90).save(buffer, "TIFF")
+    page.goto("/tools/invert/")
+    page.locator("#invert-image").set_input_files(
+        {"name": "scan.tif", "mimeType": "image/tiff", "buffer": buffer.getvalue()}
+    )
+    page.get_by_role("button", name="反色").click()
+    expect(page.locator("[data-invert-status]")).to_have_text("完成")
+    expect(page.locator("[data-invert-result]")).to_be_visible()
+    expect(page.locator("img[data-invert-original]")).to_be_hidden()
+    expect(page.locator("img[data-invert-output]")).to_be_hidden()
+    expect(page.locator("[data-invert-download]")).to_have_attribute("download", "scan-inverted.tif")

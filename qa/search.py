@@ -16,326 +16,66 @@ the same on every database:
 3. The candidates are ranked in Python by one formula (coverage, title hits,
    BM25-like weight of rare words), so both backends give the same order.
 
-The index is written by ``index_question`` (called from ``qa.signals`` on save,
-delete and tag changes) and rebuilt by ``manage.py rebuild_search_index``.
+Around it: ``qa.search_backends`` (the SQL of each engine), ``qa.search_index``
+(``index_question``, called from ``qa.signals`` on save, delete and tag changes,
+and ``rebuild_index`` for ``manage.py rebuild_search_index``), ``qa.snippets``
+(highlighting) and ``qa.related`` (similar questions).
 """
 
 import math
-import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-
-from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from qa import tokenize
 from qa.markdown import plain_text
 from qa.models import Question, SearchDocument, SearchTerm, Tag
+from qa.related import SIMILAR_KEPT, similar_to
+from qa.search_backends import FTS_TABLE, PostgresBackend, PythonBackend, SQLiteBackend, backend
+from qa.search_index import (
+    DOCS,
+    VERSION,
+    SourceQuestion,
+    document_texts,
+    index_question,
+    index_version,
+    published_sources,
+    rebuild_index,
+    remove_question,
+)
+from qa.snippets import highlight, snippet
 from qa.tokenize import Group
 
-tokenize.set_cache_dir(settings.VAR_DIR / "jieba")
+# The index, its engines and related questions live in their own modules; their
+# entry points are re-exported so callers keep one import.
+__all__ = [
+    "CANDIDATES",
+    "DOCS",
+    "FTS_TABLE",
+    "SIMILAR_KEPT",
+    "VERSION",
+    "PostgresBackend",
+    "PythonBackend",
+    "SQLiteBackend",
+    "SearchResults",
+    "SourceQuestion",
+    "backend",
+    "document_texts",
+    "find_tag",
+    "highlight",
+    "index_question",
+    "index_version",
+    "published_sources",
+    "rebuild_index",
+    "remove_question",
+    "search",
+    "search_request",
+    "similar_to",
+    "snippet",
+]
 
-DOCS = "#docs"
-VERSION = "#version"
 # Documents ranked per query; result lists stop here (nobody pages past 10 pages).
 CANDIDATES = 200
-FTS_TABLE = "qa_search_fts"
-_CHUNK = 500
 _TITLE_WEIGHT = 2.0
-
-
-# --- Backends ---------------------------------------------------------------------
-
-
-class _SQLMatching:
-    """Running the ``match_sql`` of a backend, alone or several in one statement."""
-
-    def match(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int) -> list[int]:
-        sql, params = self.match_sql(groups, title_only=title_only, tag_id=tag_id, limit=limit)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return [row[0] for row in cursor.fetchall()]
-
-    def match_each(self, groups: list[Group], *, limit: int) -> list[tuple[int, int]]:
-        """(group index, id) for up to ``limit`` newest matches of each group: one query."""
-        if not groups:
-            return []
-        selects, params = [], []
-        for i, group in enumerate(groups):
-            sql, group_params = self.match_sql([group], title_only=False, tag_id=None, limit=limit)
-            selects.append(f"SELECT {i} AS k, m{i}.id FROM ({sql}) AS m{i}")  # noqa: S608 - placeholders only
-            params.extend(group_params)
-        with connection.cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(selects), params)
-            return [(row[0], row[1]) for row in cursor.fetchall()]
-
-
-class SQLiteBackend(_SQLMatching):
-    """FTS5 table ``qa_search_fts(title, body)``, rowid = question id."""
-
-    def write(self, cursor, pk: int, title_tokens: list[str], body_tokens: list[str]) -> None:
-        cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [pk])  # noqa: S608
-        cursor.execute(
-            f"INSERT INTO {FTS_TABLE} (rowid, title, body) VALUES (%s, %s, %s)",  # noqa: S608
-            [pk, " ".join(title_tokens), " ".join(body_tokens)],
-        )
-
-    def delete(self, cursor, pk: int) -> None:
-        cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [pk])  # noqa: S608
-
-    def clear(self, cursor) -> None:
-        cursor.execute(f"DELETE FROM {FTS_TABLE}")  # noqa: S608
-
-    def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
-        # Tokens are [a-z0-9]/ideographs only (tokenize.encode), so quoting them is enough.
-        parts = []
-        for group in groups:
-            joiner = " OR " if group.any_of else " AND "
-            parts.append("(" + joiner.join(f'"{token}"' for token in group.tokens) + ")")
-        expression = " AND ".join(parts)
-        if title_only:
-            expression = f"title : ({expression})"
-        sql = f"SELECT rowid AS id FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
-        params: list = [expression]
-        if tag_id is not None:
-            sql += " AND rowid IN (SELECT question_id FROM qa_question_tags WHERE tag_id = %s)"
-            params.append(tag_id)
-        return sql + " ORDER BY rowid DESC LIMIT %s", [*params, limit]
-
-
-class PostgresBackend(_SQLMatching):
-    """``qa_searchdocument.search_vector`` (tsvector, GIN): title tokens weighted A.
-
-    Vectors and queries are built from our own tokens with the tsvector/tsquery
-    input syntax rather than a text search parser, whose idea of a word depends
-    on the database's locale and would drop or split Chinese text."""
-
-    def write(self, cursor, pk: int, title_tokens: list[str], body_tokens: list[str]) -> None:
-        cursor.execute(
-            "UPDATE qa_searchdocument SET search_vector = setweight(%s::tsvector, 'A') || %s::tsvector "
-            "WHERE question_id = %s",
-            [_tsvector_text(title_tokens), _tsvector_text(body_tokens), pk],
-        )
-
-    def delete(self, cursor, pk: int) -> None:
-        """The vector goes with its SearchDocument row."""
-
-    def clear(self, cursor) -> None:
-        """The vectors go with the SearchDocument rows."""
-
-    def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
-        weight = ":A" if title_only else ""
-        parts = []
-        for group in groups:
-            joiner = " | " if group.any_of else " & "
-            parts.append("(" + joiner.join(f"'{token}'{weight}" for token in group.tokens) + ")")
-        sql = "SELECT question_id AS id FROM qa_searchdocument WHERE search_vector @@ %s::tsquery"
-        params: list = [" & ".join(parts)]
-        if tag_id is not None:
-            sql += " AND question_id IN (SELECT question_id FROM qa_question_tags WHERE tag_id = %s)"
-            params.append(tag_id)
-        return sql + " ORDER BY question_id DESC LIMIT %s", [*params, limit]
-
-
-def _tsvector_text(tokens: list[str]) -> str:
-    # Positions are needed for weights to stick; tsvector allows at most 16383.
-    return " ".join(f"'{token}':{min(i, 16383)}" for i, token in enumerate(tokens, start=1))
-
-
-class PythonBackend:
-    """Reference matcher over the stored token lists: no full-text engine.
-
-    Tests compare the real backends against it; it reads every document, so it
-    is never used to serve requests."""
-
-    def match(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int) -> list[int]:
-        documents = SearchDocument.objects.order_by("-question_id")
-        if tag_id is not None:
-            documents = documents.filter(question__tags=tag_id)
-        found = []
-        for pk, title_tokens, body_tokens in documents.values_list(
-            "question_id", "title_tokens", "body_tokens"
-        ):
-            tokens = set(title_tokens.split())
-            if not title_only:
-                tokens.update(body_tokens.split())
-            if all(_group_in(group, tokens) for group in groups):
-                found.append(pk)
-                if len(found) == limit:
-                    break
-        return found
-
-    def match_each(self, groups: list[Group], *, limit: int) -> list[tuple[int, int]]:
-        return [
-            (i, pk)
-            for i, group in enumerate(groups)
-            for pk in self.match([group], title_only=False, tag_id=None, limit=limit)
-        ]
-
-
-def _group_in(group: Group, tokens: set[str]) -> bool:
-    if group.any_of:
-        return any(token in tokens for token in group.any_of)
-    return all(token in tokens for token in group.all_of)
-
-
-def backend():
-    if connection.vendor == "postgresql":
-        return PostgresBackend()
-    return SQLiteBackend()
-
-
-# --- Writing the index ----------------------------------------------------------------
-
-
-def document_texts(*, title: str, body_html: str, answer_html: str, tag_names: Iterable[str]):
-    """Normalised (title, body) text of a question; tags count as body text."""
-    body = " ".join([plain_text(body_html), plain_text(answer_html), *tag_names])
-    return tokenize.normalize(title), tokenize.normalize(body)
-
-
-def index_question(question: Question) -> None:
-    """Bring the index entry of ``question`` up to date (removing it when unpublished)."""
-    if not question.is_published:
-        remove_question(question.pk)
-        return
-    title, body = document_texts(
-        title=question.title,
-        body_html=question.body_html,
-        answer_html=question.answer_html,
-        tag_names=question.tags.values_list("name", flat=True),
-    )
-    title_tokens = tokenize.document_tokens(title)
-    body_tokens = tokenize.document_tokens(body)
-    with transaction.atomic():
-        old = SearchDocument.objects.filter(pk=question.pk).values_list("title_tokens", "body_tokens").first()
-        old_tokens = set(" ".join(old).split()) if old else set()
-        new_tokens = {*title_tokens, *body_tokens}
-        SearchDocument.objects.update_or_create(
-            question_id=question.pk,
-            defaults={
-                "title_text": title,
-                "body_text": body,
-                "title_tokens": " ".join(title_tokens),
-                "body_tokens": " ".join(body_tokens),
-            },
-        )
-        with connection.cursor() as cursor:
-            backend().write(cursor, question.pk, title_tokens, body_tokens)
-        _adjust_vocabulary(new_tokens - old_tokens, old_tokens - new_tokens, docs=0 if old else 1)
-
-
-def remove_question(pk: int) -> None:
-    """Take one question out of the index (unpublished or deleted)."""
-    with transaction.atomic():
-        old = SearchDocument.objects.filter(pk=pk).values_list("title_tokens", "body_tokens").first()
-        if old is None:
-            return
-        with connection.cursor() as cursor:
-            backend().delete(cursor, pk)
-        SearchDocument.objects.filter(pk=pk).delete()
-        _adjust_vocabulary(set(), set(" ".join(old).split()), docs=-1)
-
-
-def _chunks(items: list, size: int = _CHUNK):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _adjust_vocabulary(added: set[str], removed: set[str], *, docs: int) -> None:
-    SearchTerm.objects.bulk_create(
-        [SearchTerm(term=term, df=0) for term in [DOCS, VERSION, *added]],
-        ignore_conflicts=True,
-        batch_size=_CHUNK,
-    )
-    for chunk in _chunks(sorted(added)):
-        SearchTerm.objects.filter(term__in=chunk).update(df=F("df") + 1)
-    for chunk in _chunks(sorted(removed)):
-        SearchTerm.objects.filter(term__in=chunk).update(df=F("df") - 1)
-    if docs:
-        SearchTerm.objects.filter(term=DOCS).update(df=F("df") + docs)
-    # Anything derived from the index (cached related questions) keys on this.
-    SearchTerm.objects.filter(term=VERSION).update(df=F("df") + 1)
-
-
-def index_version() -> int:
-    """Changes whenever the index does; shared by every process through the database."""
-    return SearchTerm.objects.filter(term=VERSION).values_list("df", flat=True).first() or 0
-
-
-@dataclass
-class SourceQuestion:
-    pk: int
-    title: str
-    body_html: str
-    answer_html: str
-    tag_names: list[str] = field(default_factory=list)
-
-
-def rebuild_index(questions: Iterable[SourceQuestion]) -> int:
-    """Replace the whole index with entries for ``questions`` (the published ones).
-
-    Used by ``rebuild_search_index`` and by the migration that creates the
-    index; takes plain data so that a migration can feed it historical rows."""
-    documents = []
-    vocabulary: Counter[str] = Counter()
-    for source in questions:
-        title, body = document_texts(
-            title=source.title,
-            body_html=source.body_html,
-            answer_html=source.answer_html,
-            tag_names=source.tag_names,
-        )
-        title_tokens = tokenize.document_tokens(title)
-        body_tokens = tokenize.document_tokens(body)
-        vocabulary.update({*title_tokens, *body_tokens})
-        documents.append((source.pk, title, body, title_tokens, body_tokens))
-
-    engine = backend()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            engine.clear(cursor)
-        SearchDocument.objects.all().delete()
-        SearchTerm.objects.exclude(term=VERSION).delete()
-        for chunk in _chunks(documents):
-            SearchDocument.objects.bulk_create(
-                SearchDocument(
-                    question_id=pk,
-                    title_text=title,
-                    body_text=body,
-                    title_tokens=" ".join(title_tokens),
-                    body_tokens=" ".join(body_tokens),
-                )
-                for pk, title, body, title_tokens, body_tokens in chunk
-            )
-            with connection.cursor() as cursor:
-                for pk, _title, _body, title_tokens, body_tokens in chunk:
-                    engine.write(cursor, pk, title_tokens, body_tokens)
-        vocabulary[DOCS] = len(documents)
-        SearchTerm.objects.bulk_create(
-            (SearchTerm(term=term, df=df) for term, df in vocabulary.items()), batch_size=_CHUNK
-        )
-        _adjust_vocabulary(set(), set(), docs=0)
-    return len(documents)
-
-
-def published_sources() -> Iterable[SourceQuestion]:
-    questions = Question.objects.published().prefetch_related("tags").order_by("pk")
-    for question in questions.iterator(chunk_size=1000):
-        yield SourceQuestion(
-            pk=question.pk,
-            title=question.title,
-            body_html=question.body_html,
-            answer_html=question.answer_html,
-            tag_names=[tag.name for tag in question.tags.all()],
-        )
-
-
-# --- Searching ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -516,103 +256,3 @@ def _rank(ids: list[int], groups: list[Group], weights: list[float]) -> list[int
             score += weight * ((_TITLE_WEIGHT if in_title else 0.0) + body_part)
         scored.append((-round(coverage, 9), -title_hits, -round(score, 9), -pk))
     return [-key[-1] for key in sorted(scored)]
-
-
-# --- Showing results --------------------------------------------------------------------------
-
-
-# Snippets come from the start of the text; reading further costs time for little gain.
-_SNIPPET_SCAN = 3000
-
-
-def _spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Where ``terms`` occur in ``text``, ignoring case and, failing that, traditional forms."""
-    if not terms:
-        return []
-    pattern = re.compile("|".join(re.escape(term) for term in terms))
-    for fold in (str.lower, lambda value: tokenize.to_simplified(value).lower()):
-        folded = fold(text)
-        if len(folded) != len(text):  # a fold that moves offsets cannot place marks
-            continue
-        spans = [m.span() for m in pattern.finditer(folded) if m.end() > m.start()]
-        if spans:
-            return spans
-    return []
-
-
-def highlight(text: str, terms: list[str]) -> SafeString:
-    """``text`` HTML-escaped, with every match of ``terms`` wrapped in ``<mark>``."""
-    pieces, last = [], 0
-    for start, end in _spans(text, terms):
-        pieces.append(escape(text[last:start]))
-        pieces.append(f"<mark>{escape(text[start:end])}</mark>")
-        last = end
-    pieces.append(escape(text[last:]))
-    return mark_safe("".join(pieces))  # noqa: S308 - every piece is escaped above
-
-
-def snippet(text: str, terms: list[str], length: int = 160) -> SafeString:
-    """About ``length`` characters of ``text`` around its first match, highlighted."""
-    text = text[:_SNIPPET_SCAN]
-    spans = _spans(text, terms)
-    start = max(0, spans[0][0] - length // 4) if spans else 0
-    piece = text[start : start + length]
-    prefix = "…" if start > 0 else ""
-    suffix = "…" if start + length < len(text) else ""
-    return mark_safe(prefix + highlight(piece, terms) + suffix)  # noqa: S308 - highlight escapes
-
-
-# --- Related questions ----------------------------------------------------------------------
-
-SIMILAR_KEPT = 10
-_SIMILAR_TERMS = 12
-_TAG_WEIGHT = 3.0
-_SIMILAR_CACHE_SECONDS = 24 * 3600
-
-
-def similar_to(question_pk: int, tag_ids: list[int]) -> list[tuple[int, list[str]]]:
-    """Up to ``SIMILAR_KEPT`` (id, shared words) of questions most like this one.
-
-    Shared tags weigh most, then shared words weighted by rarity (a word few
-    questions use says more than a common one, as in Question2Answer). Cached
-    per index version, which every index write bumps, so an edit anywhere
-    refreshes it in every process."""
-    from django.core.cache import cache
-
-    key = f"qa:similar:{question_pk}:{index_version()}"
-    found = cache.get(key)
-    if found is None:
-        found = _compute_similar(question_pk, tag_ids)
-        cache.set(key, found, _SIMILAR_CACHE_SECONDS)
-    return found
-
-
-def _compute_similar(question_pk: int, tag_ids: list[int]) -> list[tuple[int, list[str]]]:
-    documents = SearchDocument.objects.filter(pk=question_pk)
-    document = documents.values_list("title_tokens", "body_tokens").first()
-    scores: Counter[int] = Counter()
-    if tag_ids:
-        shared_tags = (
-            Question.tags.through.objects.filter(tag_id__in=tag_ids, question__is_published=True)
-            .exclude(question_id=question_pk)
-            .values_list("question_id", flat=True)
-        )
-        for pk in shared_tags[:2000]:
-            scores[pk] += _TAG_WEIGHT
-
-    shared_words: dict[int, list[str]] = {}
-    if document is not None:
-        title_tokens = set(document[0].split())
-        tokens = [t for t in dict.fromkeys(document[0].split() + document[1].split()) if len(t) > 1]
-        df = dict(SearchTerm.objects.filter(term__in=[*tokens, DOCS]).values_list("term", "df"))
-        total = max(df.get(DOCS, 1), 1)
-        # Rarest words that at least one other question shares.
-        rare = sorted((df[t], t) for t in tokens if 2 <= df.get(t, 0) < max(total, 3))[:_SIMILAR_TERMS]
-        groups = [Group(surface=tokenize.surface(token), all_of=(token,)) for _count, token in rare]
-        weights = [math.log(total / count) * (2.0 if token in title_tokens else 1.0) for count, token in rare]
-        for i, pk in backend().match_each(groups, limit=50):
-            if pk != question_pk:
-                scores[pk] += weights[i]
-                shared_words.setdefault(pk, []).append(groups[i].surface)
-    best = sorted(scores.items(), key=lambda item: (-round(item[1], 9), -item[0]))[:SIMILAR_KEPT]
-    return [(pk, shared_words.get(pk, [])[:3]) for pk, _score in best]

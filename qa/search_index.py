@@ -1,0 +1,169 @@
+"""Writing the search index: one ``SearchDocument`` per published question, its
+tokens in the database's full-text engine, and the vocabulary (``SearchTerm``)
+with document frequencies.
+
+``index_question`` and ``remove_question`` are called from ``qa.signals``;
+``rebuild_index`` from ``manage.py rebuild_search_index`` and migration 0002.
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+
+from qa import tokenize
+from qa.markdown import plain_text
+from qa.models import Question, SearchDocument, SearchTerm
+from qa.search_backends import backend
+
+tokenize.set_cache_dir(settings.VAR_DIR / "jieba")
+
+DOCS = "#docs"
+VERSION = "#version"
+_CHUNK = 500
+
+
+def document_texts(*, title: str, body_html: str, answer_html: str, tag_names: Iterable[str]):
+    """Normalised (title, body) text of a question; tags count as body text."""
+    body = " ".join([plain_text(body_html), plain_text(answer_html), *tag_names])
+    return tokenize.normalize(title), tokenize.normalize(body)
+
+
+def index_question(question: Question) -> None:
+    """Bring the index entry of ``question`` up to date (removing it when unpublished)."""
+    if not question.is_published:
+        remove_question(question.pk)
+        return
+    title, body = document_texts(
+        title=question.title,
+        body_html=question.body_html,
+        answer_html=question.answer_html,
+        tag_names=question.tags.values_list("name", flat=True),
+    )
+    title_tokens = tokenize.document_tokens(title)
+    body_tokens = tokenize.document_tokens(body)
+    with transaction.atomic():
+        old = SearchDocument.objects.filter(pk=question.pk).values_list("title_tokens", "body_tokens").first()
+        old_tokens = set(" ".join(old).split()) if old else set()
+        new_tokens = {*title_tokens, *body_tokens}
+        SearchDocument.objects.update_or_create(
+            question_id=question.pk,
+            defaults={
+                "title_text": title,
+                "body_text": body,
+                "title_tokens": " ".join(title_tokens),
+                "body_tokens": " ".join(body_tokens),
+            },
+        )
+        with connection.cursor() as cursor:
+            backend().write(cursor, question.pk, title_tokens, body_tokens)
+        _adjust_vocabulary(new_tokens - old_tokens, old_tokens - new_tokens, docs=0 if old else 1)
+
+
+def remove_question(pk: int) -> None:
+    """Take one question out of the index (unpublished or deleted)."""
+    with transaction.atomic():
+        old = SearchDocument.objects.filter(pk=pk).values_list("title_tokens", "body_tokens").first()
+        if old is None:
+            return
+        with connection.cursor() as cursor:
+            backend().delete(cursor, pk)
+        SearchDocument.objects.filter(pk=pk).delete()
+        _adjust_vocabulary(set(), set(" ".join(old).split()), docs=-1)
+
+
+def _chunks(items: list, size: int = _CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _adjust_vocabulary(added: set[str], removed: set[str], *, docs: int) -> None:
+    SearchTerm.objects.bulk_create(
+        [SearchTerm(term=term, df=0) for term in [DOCS, VERSION, *added]],
+        ignore_conflicts=True,
+        batch_size=_CHUNK,
+    )
+    for chunk in _chunks(sorted(added)):
+        SearchTerm.objects.filter(term__in=chunk).update(df=F("df") + 1)
+    for chunk in _chunks(sorted(removed)):
+        SearchTerm.objects.filter(term__in=chunk).update(df=F("df") - 1)
+    if docs:
+        SearchTerm.objects.filter(term=DOCS).update(df=F("df") + docs)
+    # Anything derived from the index (cached related questions) keys on this.
+    SearchTerm.objects.filter(term=VERSION).update(df=F("df") + 1)
+
+
+def index_version() -> int:
+    """Changes whenever the index does; shared by every process through the database."""
+    return SearchTerm.objects.filter(term=VERSION).values_list("df", flat=True).first() or 0
+
+
+@dataclass
+class SourceQuestion:
+    pk: int
+    title: str
+    body_html: str
+    answer_html: str
+    tag_names: list[str] = field(default_factory=list)
+
+
+def rebuild_index(questions: Iterable[SourceQuestion]) -> int:
+    """Replace the whole index with entries for ``questions`` (the published ones).
+
+    Used by ``rebuild_search_index`` and by the migration that creates the
+    index; takes plain data so that a migration can feed it historical rows."""
+    documents = []
+    vocabulary: Counter[str] = Counter()
+    for source in questions:
+        title, body = document_texts(
+            title=source.title,
+            body_html=source.body_html,
+            answer_html=source.answer_html,
+            tag_names=source.tag_names,
+        )
+        title_tokens = tokenize.document_tokens(title)
+        body_tokens = tokenize.document_tokens(body)
+        vocabulary.update({*title_tokens, *body_tokens})
+        documents.append((source.pk, title, body, title_tokens, body_tokens))
+
+    engine = backend()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            engine.clear(cursor)
+        SearchDocument.objects.all().delete()
+        SearchTerm.objects.exclude(term=VERSION).delete()
+        for chunk in _chunks(documents):
+            SearchDocument.objects.bulk_create(
+                SearchDocument(
+                    question_id=pk,
+                    title_text=title,
+                    body_text=body,
+                    title_tokens=" ".join(title_tokens),
+                    body_tokens=" ".join(body_tokens),
+                )
+                for pk, title, body, title_tokens, body_tokens in chunk
+            )
+            with connection.cursor() as cursor:
+                for pk, _title, _body, title_tokens, body_tokens in chunk:
+                    engine.write(cursor, pk, title_tokens, body_tokens)
+        vocabulary[DOCS] = len(documents)
+        SearchTerm.objects.bulk_create(
+            (SearchTerm(term=term, df=df) for term, df in vocabulary.items()), batch_size=_CHUNK
+        )
+        _adjust_vocabulary(set(), set(), docs=0)
+    return len(documents)
+
+
+def published_sources() -> Iterable[SourceQuestion]:
+    questions = Question.objects.published().prefetch_related("tags").order_by("pk")
+    for question in questions.iterator(chunk_size=1000):
+        yield SourceQuestion(
+            pk=question.pk,
+            title=question.title,
+            body_html=question.body_html,
+            answer_html=question.answer_html,
+            tag_names=[tag.name for tag in question.tags.all()],
+        )

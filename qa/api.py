@@ -6,6 +6,7 @@ from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.http import require_safe
 
+from config import converters  # noqa: F401  (registers <id:...>)
 from qa.filters import QuestionFilter
 from qa.models import Question
 from qa.ratelimit import ratelimit
@@ -93,5 +94,5 @@ def question_detail(request, pk):
 
 urlpatterns = [
     path("questions/", question_list, name="questions"),
-    path("questions/<int:pk>/", question_detail, name="question"),
+    path("questions/<id:pk>/", question_detail, name="question"),
 ]

@@ -26,6 +26,10 @@ class QuestionFilter(django_filters.FilterSet):
         return queryset
 
     def filter_queryset(self, queryset):
+        if "tag" in self.form.errors:
+            # A tag the form refuses (e.g. one with a NUL) names no tag: nothing
+            # matches, as for an unknown tag, rather than the filter vanishing.
+            return queryset.none()
         queryset = super().filter_queryset(queryset)
         # An unknown or missing sort falls back to newest instead of erroring.
         return queryset.sorted_by(self.form.cleaned_data.get("sort") or "new")

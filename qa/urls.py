@@ -1,5 +1,6 @@
 from django.urls import path
 
+from config import converters  # noqa: F401  (registers <id:...>)
 from qa import views
 
 app_name = "qa"
@@ -7,8 +8,8 @@ app_name = "qa"
 urlpatterns = [
     path("", views.home, name="home"),
     path("questions/", views.QuestionListView.as_view(), name="list"),
-    path("questions/<int:pk>/", views.question_detail, name="detail-noslug"),
-    path("questions/<int:pk>/<str:slug>/", views.question_detail, name="detail"),
+    path("questions/<id:pk>/", views.question_detail, name="detail-noslug"),
+    path("questions/<id:pk>/<str:slug>/", views.question_detail, name="detail"),
     path("tags/<str:slug>/", views.TagView.as_view(), name="tag"),
     path("search/", views.search, name="search"),
 ]

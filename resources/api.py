@@ -4,6 +4,7 @@ from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.http import require_safe
 
+from config import converters  # noqa: F401  (registers <id:...>)
 from qa.api import json_error, paginated
 from resources.filters import ResourceFilter
 from resources.models import Resource
@@ -50,5 +51,5 @@ def resource_detail(request, pk):
 
 urlpatterns = [
     path("resources/", resource_list, name="resources"),
-    path("resources/<int:pk>/", resource_detail, name="resource"),
+    path("resources/<id:pk>/", resource_detail, name="resource"),
 ]

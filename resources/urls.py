@@ -1,14 +1,15 @@
 from django.urls import path
 
+from config import converters  # noqa: F401  (registers <id:...>)
 from resources import tools, views
 
 app_name = "resources"
 
 urlpatterns = [
     path("resources/", views.ResourceListView.as_view(), name="list"),
-    path("resources/<int:pk>/", views.resource_detail, name="detail-noslug"),
-    path("resources/<int:pk>/download/", views.download, name="download"),
-    path("resources/<int:pk>/<str:slug>/", views.resource_detail, name="detail"),
+    path("resources/<id:pk>/", views.resource_detail, name="detail-noslug"),
+    path("resources/<id:pk>/download/", views.download, name="download"),
+    path("resources/<id:pk>/<str:slug>/", views.resource_detail, name="detail"),
     path("tools/invert/", tools.invert_page, name="invert"),
     path("api/tools/invert/", tools.invert_api, name="invert-api"),
 ]

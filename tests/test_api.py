@@ -168,3 +168,10 @@ def test_detail_query_count_does_not_grow_with_related_questions(client, django_
     # question, tags, curated related, recommended resources: nothing per related item
     with django_assert_max_num_queries(5):
         assert len(get_json(client, f"/api/questions/{question.pk}/")["related"]) == 5
+
+
+def test_a_tag_the_form_refuses_matches_nothing_like_an_unknown_tag(client):
+    make_question(title="有标签的问题", tags=["python"])
+    assert client.get("/api/questions/?tag=%00").json()["count"] == 0
+    assert client.get("/api/questions/?tag=nonexistent").json()["count"] == 0
+    assert client.get("/questions/?tag=%00").context["paginator"].count == 0

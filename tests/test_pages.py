@@ -409,3 +409,18 @@ def test_list_canonical_link_drops_tracking_and_filter_parameters_but_keeps_the_
     assert '<link rel="canonical" href="http://testserver/questions/">' in first
     second = client.get("/questions/?page=2&utm_source=feed").content.decode()
     assert '<link rel="canonical" href="http://testserver/questions/?page=2">' in second
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/questions/9223372036854775808/x/",
+        "/questions/99999999999999999999/",
+        "/resources/99999999999999999999/x/",
+        "/resources/99999999999999999999/download/",
+        "/api/questions/9223372036854775808/",
+        "/api/resources/99999999999999999999/",
+    ],
+)
+def test_ids_too_large_for_the_database_are_404_not_500(client, url):
+    assert client.get(url).status_code == 404

@@ -14,11 +14,12 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from qa.models import Question, Tag
-from resources.models import Resource
+from resources.models import Resource, file_type_of
 
 CONTENT_FILE = "content.json"
 FILES_DIR = "files"
@@ -243,6 +244,15 @@ def _read_resource(fields: _Fields, base: Path) -> ResourceItem:
     name = fields.text("name", max_length=Resource._meta.get_field("original_name").max_length)
     if name is not None and not is_plain_name(name):
         fields.fail("name", f"must be a plain file name: {name!r}")
+    # The same allowlist as an admin upload: an import must not bring in what
+    # staff could not upload (an .html file served from the site, say).
+    download_name = name or (source.name if source else "")
+    file_type = file_type_of(download_name)
+    if download_name and file_type not in settings.ZHIKU_UPLOAD_EXTENSIONS:
+        fields.fail(
+            "name" if name else "file",
+            f"type “.{file_type}” is not in the upload allowlist (ZHIKU_UPLOAD_EXTENSIONS): {download_name}",
+        )
     item = ResourceItem(
         label=fields.label,
         key=key,

@@ -271,6 +271,11 @@ ERROR_CASES = {
         broken(lambda c: c["questions"][1].update(title="直方图\u0000均衡")),
         ['questions[1] (key "hist")', '"title"', "NUL"],
     ),
+    # The admin refuses such uploads; an import must not be a way round that.
+    "file type off the upload allowlist": (
+        broken(lambda c: c["resources"][1].update(file="files/scripts.zip", name="page.html")),
+        ['resources[1] (key "zip1")', '"name"', "allowlist", "page.html"],
+    ),
     "NUL in a tag": (
         broken(lambda c: c["questions"][0].update(tags=["py\u0000thon"])),
         ['questions[0] (key "inv")', '"tags"', "NUL"],

@@ -105,9 +105,20 @@ def plain_text(html: str) -> str:
     return " ".join(html_lib.unescape(text).split())
 
 
+# Blocks that read badly as running text in an excerpt: code and tables.
+_NOT_PROSE = re.compile(r'<div class="highlight">.*?</pre>\s*</div>|<table>.*?</table>', re.DOTALL)
+_HEADING_END = re.compile(r"</h[1-6]>")
+
+
 def excerpt(html: str, length: int = 300) -> str:
-    """The first ``length`` characters of visible text, cut with an ellipsis."""
-    text = plain_text(html)
+    """The first ``length`` characters of the prose, cut with an ellipsis.
+
+    Code blocks and tables are left out and a heading is set off from the text
+    after it, so "related questions" read as sentences; an answer that is all
+    code or tables falls back to its whole visible text.
+    """
+    prose = _HEADING_END.sub(" · ", _NOT_PROSE.sub(" ", html))
+    text = plain_text(prose) or plain_text(html)
     if len(text) <= length:
         return text
     return text[:length].rstrip() + "…"

@@ -214,3 +214,18 @@ def test_committed_pygments_stylesheet_matches_the_generator():
 
     committed = (Path(settings.BASE_DIR) / "static/css/pygments.css").read_text()
     assert committed == site_pygments_css()
+
+
+def test_excerpt_reads_as_prose_without_code_or_table_cells():
+    html = render_markdown(
+        "## 现象\n\n学习率太大时 loss 震荡。\n\n| 现象 | 原因 |\n|---|---|\n| 震荡 | 步长大 |\n\n"
+        "```python\nlr = 0.1\n```\n\n所以要先小后大。"
+    )
+    text = excerpt(html)
+    assert text.startswith("现象 · 学习率太大时 loss 震荡。")
+    assert "所以要先小后大。" in text
+    assert "步长大" not in text and "lr = 0.1" not in text
+
+
+def test_excerpt_of_an_answer_that_is_only_code_falls_back_to_the_code():
+    assert "print" in excerpt(render_markdown("```python\nprint(1)\n```"))

@@ -363,3 +363,23 @@ def test_postgres_uses_the_gin_indexed_vector(corpus):
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'qa_searchdocument_vector'")
         assert "gin" in cursor.fetchone()[0].lower()
     assert isinstance(search.backend(), search.PostgresBackend)
+
+
+@pytest.mark.postgres
+def test_postgres_title_and_full_vectors_follow_the_token_columns(corpus):
+    """Both vectors are generated from the stored tokens, titles in a GIN index of their own."""
+    question = corpus["bm25"]
+    question.title = "BM25 参数 k1 的含义"
+    question.save()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tsvector_to_array(title_vector), tsvector_to_array(search_vector), "
+            "title_tokens, body_tokens FROM qa_searchdocument WHERE question_id = %s",
+            [question.pk],
+        )
+        title_vector, search_vector, title_tokens, body_tokens = cursor.fetchone()
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'qa_searchdocument_title_vector'")
+        assert "gin (title_vector)" in cursor.fetchone()[0].lower()
+    assert set(title_vector) == set(title_tokens.split())
+    assert "k1" in title_vector and "排序" not in title_vector
+    assert set(search_vector) == set(f"{title_tokens} {body_tokens}".split())

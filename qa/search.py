@@ -22,9 +22,12 @@ and ``rebuild_index`` for ``manage.py rebuild_search_index``), ``qa.snippets``
 (highlighting) and ``qa.related`` (similar questions).
 """
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from django.core.cache import cache
 
 from qa import tokenize
 from qa.markdown import plain_text
@@ -76,6 +79,11 @@ __all__ = [
 # Documents ranked per query; result lists stop here (nobody pages past 10 pages).
 CANDIDATES = 200
 _TITLE_WEIGHT = 2.0
+# Ranked results are kept per index version, so any write to the index retires them.
+_RESULTS_CACHE_SECONDS = 3600
+# A page of results needs none of the Markdown sources, and the API none of the HTML.
+_UNSHOWN_FIELDS = ("body", "answer")
+_UNLISTED_FIELDS = (*_UNSHOWN_FIELDS, "body_html", "answer_html", "excerpt")
 
 
 @dataclass
@@ -85,6 +93,8 @@ class SearchResults:
     query: str
     groups: list[Group]
     ids: list[int]
+    # The index version the ids were ranked at; pages of them are cached under it.
+    version: int | None = None
 
     def __len__(self):
         return len(self.ids)
@@ -106,7 +116,10 @@ class ResultQuestions(Sequence):
     """The results as a sequence of questions, loaded one page at a time.
 
     Django's Paginator slices it, so only the shown page is read from the
-    database (one query, plus one for the tags)."""
+    database (one query, plus one for the tags). A page, with its snippets, is
+    cached under the index version like the ids; a cached page costs one query,
+    which reads the view counts (they change without touching the index) and
+    drops questions unpublished by a bulk update since the ranking."""
 
     def __init__(self, results: SearchResults, *, snippets: bool = True):
         self.results = results
@@ -119,7 +132,25 @@ class ResultQuestions(Sequence):
         if not isinstance(index, slice):
             return self[index : index + 1][0]
         ids = self.results.ids[index]
-        by_id = Question.objects.for_listing().in_bulk(ids)
+        if not ids:
+            return []
+        key = None
+        if self.results.version is not None:
+            key = _cache_key("page", self.results.version, self.snippets, self.results.terms, ids)
+            found = cache.get(key)
+            if found is not None:
+                views = dict(Question.objects.published().filter(pk__in=ids).values_list("pk", "views"))
+                for question in found:
+                    question.views = views.get(question.pk, question.views)
+                return [question for question in found if question.pk in views]
+        found = self._load(ids)
+        if key is not None:
+            cache.set(key, found, _RESULTS_CACHE_SECONDS)
+        return found
+
+    def _load(self, ids: list[int]) -> list[Question]:
+        unused = _UNSHOWN_FIELDS if self.snippets else _UNLISTED_FIELDS
+        by_id = Question.objects.for_listing().defer(*unused).in_bulk(ids)
         found = [by_id[pk] for pk in ids if pk in by_id]
         if not self.snippets:
             return found
@@ -154,15 +185,47 @@ def search(query: str, *, tag: Tag | None = None, engine=None) -> SearchResults:
     """Published questions matching ``query``, best first (at most ``CANDIDATES``).
 
     Any string is safe: it is reduced to word tokens before it reaches SQL.
-    ``tag`` narrows the results to one tag; ``engine`` is for tests."""
-    engine = engine or backend()
+    ``tag`` narrows the results to one tag; ``engine`` is for tests.
+    Results are cached per index version and query words, so a repeated
+    search costs one small query (the vocabulary rows it reads anyway, which
+    include the version) until the index changes."""
     groups = tokenize.parse_query(query or "")
     if not groups:
         return SearchResults(query=query, groups=[], ids=[])
-    groups, weights = _resolve(groups)
-    if not groups:
-        return SearchResults(query=query, groups=[], ids=[])
     tag_id = tag.pk if tag is not None else None
+    df = _frequencies(groups)
+    if engine is not None:
+        groups, ids = _search(groups, df, tag_id, engine)
+        return SearchResults(query=query, groups=groups, ids=ids)
+    version = df.get(VERSION, 0)
+    key = _cache_key("ids", version, tag_id, [(group.surface, group.tokens) for group in groups])
+    found = cache.get(key)
+    if found is None:
+        found = _search(groups, df, tag_id, backend())
+        cache.set(key, found, _RESULTS_CACHE_SECONDS)
+    groups, ids = found
+    return SearchResults(query=query, groups=groups, ids=ids, version=version)
+
+
+def _cache_key(kind: str, version: int, *parts) -> str:
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return f"qa:search:{kind}:{version}:{digest}"
+
+
+def _frequencies(groups: list[Group]) -> dict[str, int]:
+    """Document frequency of every token of ``groups``, plus ``DOCS`` and ``VERSION``: one query."""
+    wanted = {DOCS, VERSION}
+    for group in groups:
+        wanted.add(tokenize.encode(group.surface))
+        wanted.update(group.tokens)
+    return dict(SearchTerm.objects.filter(term__in=wanted).values_list("term", "df"))
+
+
+def _search(groups: list[Group], df: dict[str, int], tag_id: int | None, engine):
+    """(groups as resolved, ranked ids) for parsed query ``groups``."""
+    groups, weights = _resolve(groups, df)
+    if not groups:
+        return [], []
 
     ids = _ordered(engine, groups, tag_id, CANDIDATES)
     if not ids and len(groups) > 1:
@@ -172,23 +235,16 @@ def search(query: str, *, tag: Tag | None = None, engine=None) -> SearchResults:
         for _weight, i in by_rarity:
             ids.extend(_ordered(engine, [groups[i]], tag_id, share))
         ids = list(dict.fromkeys(ids))
-    return SearchResults(query=query, groups=groups, ids=_rank(ids, groups, weights))
+    return groups, _rank(ids, groups, weights)
 
 
 def _ordered(engine, groups: list[Group], tag_id: int | None, limit: int) -> list[int]:
     """Matching ids: title matches first, then the rest; newest first within each."""
-    in_title = engine.match(groups, title_only=True, tag_id=tag_id, limit=limit)
-    anywhere = engine.match(groups, title_only=False, tag_id=tag_id, limit=limit)
-    return list(dict.fromkeys(in_title + anywhere))[:limit]
+    return engine.match_title_first(groups, tag_id=tag_id, limit=limit)
 
 
-def _resolve(groups: list[Group]) -> tuple[list[Group], list[float]]:
+def _resolve(groups: list[Group], df: dict[str, int]) -> tuple[list[Group], list[float]]:
     """Drop groups the index cannot match, correct typos, and weigh each group by rarity."""
-    wanted = {DOCS}
-    for group in groups:
-        wanted.add(tokenize.encode(group.surface))
-        wanted.update(group.tokens)
-    df = dict(SearchTerm.objects.filter(term__in=wanted).values_list("term", "df"))
     total = max(df.get(DOCS, 0), 1)
 
     resolved, weights = [], []

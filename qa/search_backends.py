@@ -22,6 +22,17 @@ class _SQLMatching:
             cursor.execute(sql, params)
             return [row[0] for row in cursor.fetchall()]
 
+    def match_title_first(self, groups: list[Group], *, tag_id: int | None, limit: int) -> list[int]:
+        """Up to ``limit`` matching ids, title matches first, newest first within each: one query."""
+        selects, params = [], []
+        for k, title_only in enumerate((True, False)):
+            sql, part_params = self.match_sql(groups, title_only=title_only, tag_id=tag_id, limit=limit)
+            selects.append(f"SELECT {k} AS k, m{k}.id FROM ({sql}) AS m{k}")  # noqa: S608 - placeholders only
+            params.extend(part_params)
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(selects) + " ORDER BY k, id DESC", params)
+            return list(dict.fromkeys(row[1] for row in cursor.fetchall()))[:limit]
+
     def match_each(self, groups: list[Group], *, limit: int) -> list[tuple[int, int]]:
         """(group index, id) for up to ``limit`` newest matches of each group: one query."""
         if not groups:
@@ -123,6 +134,11 @@ class PythonBackend:
                 if len(found) == limit:
                     break
         return found
+
+    def match_title_first(self, groups: list[Group], *, tag_id: int | None, limit: int) -> list[int]:
+        in_title = self.match(groups, title_only=True, tag_id=tag_id, limit=limit)
+        anywhere = self.match(groups, title_only=False, tag_id=tag_id, limit=limit)
+        return list(dict.fromkeys(in_title + anywhere))[:limit]
 
     def match_each(self, groups: list[Group], *, limit: int) -> list[tuple[int, int]]:
         return [

@@ -78,6 +78,15 @@ def _segmenter():
     return _jieba
 
 
+def warm_up() -> None:
+    """Load jieba's dictionary and the OpenCC tables now rather than on the first search.
+
+    Called once by the WSGI entry point: gunicorn preloads the app in its master
+    process, so the workers fork with both loaded (about a second of work each)."""
+    _segmenter()
+    normalize("預熱")
+
+
 @lru_cache(maxsize=1)
 def _t2s():
     from opencc import OpenCC

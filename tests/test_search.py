@@ -383,3 +383,37 @@ def test_postgres_title_and_full_vectors_follow_the_token_columns(corpus):
     assert set(title_vector) == set(title_tokens.split())
     assert "k1" in title_vector and "排序" not in title_vector
     assert set(search_vector) == set(f"{title_tokens} {body_tokens}".split())
+
+
+def test_repeated_search_is_cached_until_the_index_changes(corpus, django_assert_num_queries):
+    first = search.search("反色").ids
+    with django_assert_num_queries(1):  # the vocabulary rows, which carry the index version
+        assert search.search("反色").ids == first
+    newer = make_question(title="反色以后再反色", answer="两次反色等于原图。")
+    assert newer.pk in search.search("反色").ids
+
+
+def test_search_page_query_budget_cold_and_repeated(corpus, client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):
+        client.get(reverse("qa:search"), {"q": "图片 python"})
+    with django_assert_max_num_queries(2):
+        response = client.get(reverse("qa:search"), {"q": "图片 python"})
+    assert "<mark>" in response.content.decode()
+
+
+def test_cached_result_page_has_current_views_and_no_bulk_unpublished(corpus, client):
+    before = client.get("/api/questions/", {"q": "图片"}).json()["results"]
+    assert {item["id"] for item in before} >= {corpus["opencv"].pk, corpus["invert"].pk}
+    Question.objects.filter(pk=corpus["opencv"].pk).update(views=41)
+    Question.objects.filter(pk=corpus["invert"].pk).update(is_published=False)
+    after = {item["id"]: item for item in client.get("/api/questions/", {"q": "图片"}).json()["results"]}
+    assert after[corpus["opencv"].pk]["views"] == 41
+    assert corpus["invert"].pk not in after
+
+
+def test_warm_up_loads_the_segmenter_and_character_tables():
+    from qa import tokenize
+
+    tokenize.warm_up()
+    assert tokenize._jieba is not None
+    assert tokenize.normalize("灰度圖像") == "灰度图像"

@@ -26,7 +26,8 @@ POSTGRES_FORWARD = [
     "CREATE INDEX qa_searchdocument_vector ON qa_searchdocument USING gin (search_vector)",
     "CREATE INDEX qa_searchdocument_title_vector ON qa_searchdocument USING gin (title_vector)",
 ]
-# Back to one written column, filled the way migration 0002's code wrote it.
+# Back to one written column. array_to_tsvector keeps no positions, so the title
+# weights need `manage.py rebuild_search_index` with the older code afterwards.
 POSTGRES_BACKWARD = [
     "DROP INDEX IF EXISTS qa_searchdocument_title_vector",
     "DROP INDEX IF EXISTS qa_searchdocument_vector",

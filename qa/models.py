@@ -183,9 +183,12 @@ class RelatedQuestion(models.Model):
 class SearchDocument(models.Model):
     """The searchable form of one published question, written by ``qa.search``.
 
-    The full-text index itself lives beside it: an FTS5 table on SQLite, the
-    ``search_vector`` tsvector column (GIN-indexed) on PostgreSQL; both are
-    created by migration 0002 and fed the same tokens.
+    The full-text index itself lives beside it. On SQLite it is an FTS5 table,
+    created by migration 0002 and written by ``qa.search_index``. On PostgreSQL
+    it is two GIN-indexed tsvector columns, ``search_vector`` (title and body)
+    and ``title_vector``, which migration 0003 makes generated columns of
+    ``title_tokens`` / ``body_tokens``: saving the row writes them. Both engines
+    hold the same tokens.
     """
 
     question = models.OneToOneField(

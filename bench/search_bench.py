@@ -9,6 +9,10 @@ four characters, English words in any case, identifiers, mixed queries,
 traditional characters, typos and words that match nothing. The same
 content is generated on both databases, so their top results are compared.
 
+With --throughput, the search API is loaded on gunicorn twice: over thousands
+of distinct queries drawn from the index vocabulary (first searches) and over
+the timed queries again once they are cached (repeats), each against /healthz.
+
     python -m bench.search_bench                      # 10k and 100k, both databases
     python -m bench.search_bench --sizes 2000 --dbs sqlite --throughput
     python -m bench.search_bench --quick --json       # as bench/run.py calls it
@@ -161,24 +165,80 @@ def child(db: str, size: int, n_queries: int, throughput_seconds: int) -> dict:
     return out
 
 
+def vocabulary_queries(count: int, seed: int = 23) -> list[str]:
+    """``count`` distinct queries drawn from the index's own vocabulary.
+
+    Mostly one or two of the words many questions share (so most queries rank
+    a full set of candidates), some with a word found in one question only, some
+    with a letter dropped from an English word (a typo). Thousands of them are
+    all different: a throughput run over a few hundred measures only the cache."""
+    from qa.models import SearchTerm
+    from qa.tokenize import surface
+
+    indexed = SearchTerm.objects.filter(df__gt=0).exclude(term__startswith="#").order_by("term")
+    common, rare = [], []
+    for term, df in indexed.values_list("term", "df"):
+        (common if df > 1 else rare).append(surface(term))
+    rare = rare or common
+    rng = random.Random(seed)
+    english = [term for term in common if term.isascii() and term.isalpha() and len(term) > 4]
+    makers = [
+        lambda: rng.choice(common),
+        lambda: f"{rng.choice(common)} {rng.choice(common)}",
+        lambda: f"{rng.choice(common)} {rng.choice(common)}",
+        lambda: rng.choice(common) + rng.choice(common),
+        lambda: f"{rng.choice(common)} {rng.choice(rare)}",
+    ]
+    if english:
+        makers.append(lambda: f"{_typo(rng, rng.choice(english))} {rng.choice(common)}")
+    found: dict[str, None] = {}
+    for _ in range(count * 20):
+        if len(found) >= count:
+            break
+        found[rng.choice(makers)()] = None
+    return list(found)
+
+
 def api_throughput(env: dict, tmp: Path, texts: list[str], seconds: int) -> dict:
-    """Search API requests/s over distinct queries divided by /healthz requests/s."""
+    """Search API requests/s divided by /healthz requests/s, for first searches and repeats.
+
+    Cold: each run walks its own slice of thousands of distinct queries from the
+    vocabulary, so (unless a run outpaces its slice, which is reported) no
+    request finds its results cached. Warm: the timed queries again, after a
+    pass that cached them."""
     from bench.server import Gunicorn, load, wrk_available
 
     if not wrk_available():
         return {}
-    paths = ["/api/questions/?" + urllib.parse.urlencode({"q": text}) for text in texts]
+
+    def paths(queries):
+        return ["/api/questions/?" + urllib.parse.urlencode({"q": text}) for text in queries]
+
+    runs = 2
+    distinct = vocabulary_queries(max(6000, 1500 * seconds) * runs)
+    per_run = len(distinct) // runs
+    warm_paths = paths(texts)
     with Gunicorn(env, log_path=tmp / "gunicorn.log") as server:
         load(server.port, ["/healthz"], seconds=2)
-        health, api, errors = [], [], 0
-        for _ in range(2):
+        health, cold, warm, errors, repeated = [], [], [], 0, 0
+        for run in range(runs):
             health.append(load(server.port, ["/healthz"], seconds=seconds).rate)
-            result = load(server.port, paths, seconds=seconds)
-            api.append(result.rate)
+            result = load(server.port, paths(distinct[run * per_run : (run + 1) * per_run]), seconds=seconds)
+            cold.append(result.rate)
+            errors += result.errors
+            repeated += max(0, result.requests - per_run)
+        for path in warm_paths:
+            server.get(path)
+        for _run in range(runs):
+            result = load(server.port, warm_paths, seconds=seconds)
+            warm.append(result.rate)
             errors += result.errors
     return {
         "healthz_rps": statistics.median(health),
-        "search_api_rps": statistics.median(api),
+        "search_api_rps": statistics.median(cold),
+        "search_api_warm_rps": statistics.median(warm),
+        "search_api_distinct": per_run,
+        "search_api_repeated": repeated,
         "search_api_errors": errors,
     }
 
@@ -211,17 +271,25 @@ def rows_for(results: list[dict]) -> list[dict]:
             }
         )
         if "search_api_rps" in r:
-            ratio = r["search_api_rps"] / r["healthz_rps"]
-            rows.append(
-                {
-                    "figure": f"search API / healthz throughput ({label}; "
-                    f"{r['search_api_rps']:.0f} / {r['healthz_rps']:.0f} req/s, "
-                    f"{r['search_api_errors']} failed)",
-                    "value": f"{ratio:.2f}",
-                    "target": "≥ 0.4",
-                    "met": ratio >= 0.4,
-                }
-            )
+            kinds = [
+                (
+                    f"distinct queries, {r['search_api_distinct']:,} per run, "
+                    f"{r['search_api_repeated']} repeated",
+                    r["search_api_rps"],
+                ),
+                ("repeated queries", r["search_api_warm_rps"]),
+            ]
+            for kind, rate in kinds:
+                ratio = rate / r["healthz_rps"]
+                rows.append(
+                    {
+                        "figure": f"search API / healthz throughput ({label}, {kind}; "
+                        f"{rate:.0f} / {r['healthz_rps']:.0f} req/s, {r['search_api_errors']} failed)",
+                        "value": f"{ratio:.2f}",
+                        "target": "≥ 0.4",
+                        "met": ratio >= 0.4,
+                    }
+                )
     by_size: dict[int, dict[str, dict]] = {}
     for r in results:
         by_size.setdefault(r["size"], {})[r["db"]] = r

@@ -10,7 +10,7 @@ from config import converters  # noqa: F401  (registers <id:...>)
 from qa.filters import QuestionFilter
 from qa.models import Question
 from qa.ratelimit import ratelimit
-from qa.search import search_request
+from qa.search import listed_page
 from resources.models import Resource
 
 app_name = "qa-api"
@@ -29,7 +29,13 @@ def paginated(request, queryset, serialize) -> JsonResponse:
         return json_error("page must be a positive whole number", 400)
     except EmptyPage:
         return json_error("page out of range", 404)
+    results = [serialize(request, item) for item in page.object_list]
+    return page_response(
+        request, count=paginator.count, number=page.number, pages=paginator.num_pages, results=results
+    )
 
+
+def page_response(request, *, count: int, number: int, pages: int, results: list) -> JsonResponse:
     def page_url(number):
         params = request.GET.copy()
         params["page"] = number
@@ -37,10 +43,10 @@ def paginated(request, queryset, serialize) -> JsonResponse:
 
     return JsonResponse(
         {
-            "count": paginator.count,
-            "next": page_url(page.next_page_number()) if page.has_next() else None,
-            "previous": page_url(page.previous_page_number()) if page.has_previous() else None,
-            "results": [serialize(request, item) for item in page.object_list],
+            "count": count,
+            "next": page_url(number + 1) if number < pages else None,
+            "previous": page_url(number - 1) if number > 1 else None,
+            "results": results,
         },
         json_dumps_params={"ensure_ascii": False},
     )
@@ -68,7 +74,17 @@ def question_list(request):
 @ratelimit("search")
 def question_search(request):
     """``q`` given: results in search order (SPEC §9), ``tag`` narrows them."""
-    return paginated(request, search_request(request.GET).questions(snippets=False), question_summary)
+    try:
+        listed = listed_page(request.GET)
+    except PageNotAnInteger:
+        return json_error("page must be a positive whole number", 400)
+    except EmptyPage:
+        return json_error("page out of range", 404)
+    origin = request.build_absolute_uri("/")[:-1]
+    results = [{**item, "url": origin + item["url"]} for item in listed.items]
+    return page_response(
+        request, count=listed.count, number=listed.number, pages=listed.pages, results=results
+    )
 
 
 @require_safe

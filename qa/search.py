@@ -27,7 +27,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db.models import BigIntegerField, Value
 
 from qa import tokenize
 from qa.markdown import plain_text
@@ -54,6 +57,7 @@ __all__ = [
     "CANDIDATES",
     "DOCS",
     "FTS_TABLE",
+    "ListedPage",
     "SIMILAR_KEPT",
     "VERSION",
     "PostgresBackend",
@@ -67,6 +71,7 @@ __all__ = [
     "highlight",
     "index_question",
     "index_version",
+    "listed_page",
     "published_sources",
     "rebuild_index",
     "remove_question",
@@ -161,6 +166,80 @@ class ResultQuestions(Sequence):
                 plain_text(question.body_html) + " " + plain_text(question.answer_html), terms
             )
         return found
+
+
+@dataclass
+class ListedPage:
+    """One page of search results as the API lists them: plain data, so it can be cached.
+
+    Each item has ``id``, ``title``, ``url`` (a path: the host is the request's),
+    ``tags``, ``views`` and ``created`` (ISO 8601)."""
+
+    version: int | None
+    count: int
+    number: int
+    pages: int
+    items: list[dict]
+
+    def with_views(self, views: dict[int, int]) -> "ListedPage":
+        """A copy with current view counts, leaving out questions absent from ``views``."""
+        items = [{**item, "views": views[item["id"]]} for item in self.items if item["id"] in views]
+        return ListedPage(self.version, self.count, self.number, self.pages, items)
+
+
+def listed_page(params) -> ListedPage:
+    """The page of results that ``params`` (``q``, ``tag``, ``page``) asks for, as the API lists it.
+
+    Raises ``PageNotAnInteger`` or ``EmptyPage`` as ``Paginator.page`` does.
+    Pages are cached under the parameters as given and stamped with the index
+    version they were listed at. Serving one again costs one query, which reads
+    the current version (every edit, import or deletion bumps it, whichever
+    process made it) with the view counts and publication of the page's
+    questions; any other version means searching again."""
+    number = params.get("page") or 1
+    key = _cache_key("listed", 0, params.get("q", "").strip(), params.get("tag", "").strip(), str(number))
+    cached = cache.get(key)
+    if cached is not None:
+        version, views = _version_and_views([item["id"] for item in cached.items])
+        if version == cached.version:
+            return cached.with_views(views)
+    results = search_request(params)
+    paginator = Paginator(results.questions(snippets=False), settings.ZHIKU_PAGE_SIZE)
+    page = paginator.page(number)
+    listed = ListedPage(
+        version=results.version,
+        count=paginator.count,
+        number=page.number,
+        pages=paginator.num_pages,
+        items=[
+            {
+                "id": question.pk,
+                "title": question.title,
+                "url": question.get_absolute_url(),
+                "tags": [tag.name for tag in question.tags.all()],
+                "views": question.views,
+                "created": question.created.isoformat(),
+            }
+            for question in page.object_list
+        ],
+    )
+    if listed.version is not None:
+        cache.set(key, listed, _RESULTS_CACHE_SECONDS)
+    return listed
+
+
+def _version_and_views(ids: list[int]) -> tuple[int, dict[int, int]]:
+    """The index version, and the views of those of ``ids`` still published: one query."""
+    views = Question.objects.published().filter(pk__in=ids).order_by().values_list("pk", "views")
+    # Question ids start at 1, so 0 can tag the version row.
+    version = (
+        SearchTerm.objects.filter(term=VERSION)
+        .annotate(row=Value(0, output_field=BigIntegerField()))
+        .order_by()
+        .values_list("row", "df")
+    )
+    found = dict(views.union(version, all=True))
+    return found.pop(0, 0), found
 
 
 def find_tag(value: str) -> Tag | None:

@@ -417,3 +417,58 @@ def test_warm_up_loads_the_segmenter_and_character_tables():
     tokenize.warm_up()
     assert tokenize._jieba is not None
     assert tokenize.normalize("灰度圖像") == "灰度图像"
+
+
+def test_api_search_page_repeat_costs_one_query(corpus, client, django_assert_num_queries):
+    first = client.get("/api/questions/", {"q": "图片 python"}).json()
+    with django_assert_num_queries(1):  # the index version with the page's view counts
+        again = client.get("/api/questions/", {"q": "图片 python"}).json()
+    assert again == first
+
+
+def test_api_search_page_shows_edits_unpublishing_and_deletes_at_once(corpus, client):
+    """A cached page is stamped with the index version, so any change to the index retires it."""
+    question = corpus["opencv"]
+    assert question.pk in [
+        item["id"] for item in client.get("/api/questions/", {"q": "图片"}).json()["results"]
+    ]
+
+    question.title = "OpenCV 读取图片后颜色发蓝"
+    question.save()
+    titles = {
+        item["id"]: item["title"] for item in client.get("/api/questions/", {"q": "图片"}).json()["results"]
+    }
+    assert titles[question.pk] == "OpenCV 读取图片后颜色发蓝"
+
+    question.tags.add(make_question(tags=["计算机视觉"]).tags.get())
+    item = next(
+        i for i in client.get("/api/questions/", {"q": "图片"}).json()["results"] if i["id"] == question.pk
+    )
+    assert "计算机视觉" in item["tags"]
+
+    question.is_published = False
+    question.save()
+    data = client.get("/api/questions/", {"q": "图片"}).json()
+    assert question.pk not in [item["id"] for item in data["results"]]
+
+    count = data["count"]
+    corpus["invert"].delete()
+    data = client.get("/api/questions/", {"q": "图片"}).json()
+    assert data["count"] == count - 1
+    assert corpus["invert"].pk not in [item["id"] for item in data["results"]]
+
+
+def test_api_search_page_from_cache_keeps_pages_links_and_host(db, client):
+    for n in range(25):
+        make_question(title=f"分页测试 {n}", answer="分页内容。")
+    for _ in range(2):  # first listed, then from the cache
+        first = client.get("/api/questions/", {"q": "分页"}).json()
+        assert first["count"] == 25 and len(first["results"]) == 20
+        assert first["next"] == "http://testserver/api/questions/?q=%E5%88%86%E9%A1%B5&page=2"
+        second = client.get("/api/questions/", {"q": "分页", "page": 2}).json()
+        assert len(second["results"]) == 5 and second["next"] is None
+        assert second["previous"].endswith("page=1")
+        assert client.get("/api/questions/", {"q": "分页", "page": "abc"}).status_code == 400
+        assert client.get("/api/questions/", {"q": "分页", "page": 9}).status_code == 404
+    other_host = client.get("/api/questions/", {"q": "分页"}, HTTP_HOST="localhost").json()
+    assert all(item["url"].startswith("http://localhost/questions/") for item in other_host["results"])

@@ -49,36 +49,36 @@ class QuestionQuerySet(models.QuerySet):
     def related_to(self, question, limit: int = 5) -> list["Question"]:
         """Curated related questions first, in the editor's order, then filled up
         to ``limit`` with the published questions most similar to it (shared
-        tags, shared rare words; see ``qa.search.similar_to``). Never the
+        tags, shared rare words; see ``qa.related.similar_to``). Never the
         question itself, never an unpublished one.
 
         Each returned question carries ``shared_tags`` (tags it has in common
         with ``question``) and ``shared_words``, to say why it is related.
-        A fixed number of queries whatever ``limit`` is."""
-        from qa.search import similar_to
+        A fixed number of queries whatever ``limit`` is, and no similarity
+        lookup at all when curated ones fill it."""
+        from qa.related import similar_to
 
-        tags = list(question.tags.all())
-        curated = [
-            link.to_question
-            for link in RelatedQuestion.objects.filter(
-                from_question=question, to_question__is_published=True
-            ).select_related("to_question")[:limit]
-        ]
-        words: dict[int, list[str]] = {}
-        missing = limit - len(curated)
-        if missing > 0:
-            exclude = {question.pk, *(q.pk for q in curated)}
-            similar = similar_to(question.pk, [tag.pk for tag in tags])
-            similar = [(pk, shared) for pk, shared in similar if pk not in exclude]
-            words = dict(similar)
-            by_id = self.published().in_bulk(list(words))
-            curated.extend([by_id[pk] for pk, _shared in similar if pk in by_id][:missing])
-        models.prefetch_related_objects(curated, "tags")
-        own = {tag.pk for tag in tags}
-        for item in curated:
-            item.shared_tags = [tag for tag in item.tags.all() if tag.pk in own]
-            item.shared_words = words.get(item.pk, [])
-        return curated
+        links = RelatedQuestion.objects.filter(from_question=question, to_question__is_published=True)
+        curated = {
+            link.to_question_id: link.to_question for link in links.select_related("to_question")[:limit]
+        }
+        similar = similar_to(question.pk) if len(curated) < limit else []
+        rows = {**curated, **self.published().in_bulk([pk for pk, _words in similar if pk not in curated])}
+        return _fill_related(question, rows, list(curated), similar, limit)
+
+    def with_related(self, pk: int, *, limit: int = 5, index_version: int | None = None):
+        """The question ``pk`` and what is ``related_to`` it, tags loaded on all:
+        three queries, one fewer with ``index_version`` known (``qa.pagecache``
+        reads it with the page state). Raises ``DoesNotExist`` like ``get()``."""
+        from qa.related import related_candidates
+
+        curated, similar = related_candidates(pk, limit=limit, version=index_version)
+        others = [*curated, *(other for other, _words in similar)]
+        rows = self.filter(Q(pk=pk) | Q(pk__in=others, is_published=True)).in_bulk()
+        if pk not in rows:
+            raise self.model.DoesNotExist(f"No question with id {pk}.")
+        question = rows.pop(pk)
+        return question, _fill_related(question, rows, curated, similar, limit)
 
     def sorted_by(self, sort: str):
         orderings = {
@@ -87,6 +87,21 @@ class QuestionQuerySet(models.QuerySet):
             "updated": ["-updated", "-id"],
         }
         return self.order_by(*orderings.get(sort, orderings["new"]))
+
+
+def _fill_related(question, rows: dict, curated: list[int], similar: list, limit: int) -> list:
+    """Curated then similar questions from ``rows`` (published ones by id), with
+    their tags and those of ``question`` loaded in one query and the reasons set."""
+    related = [rows[pk] for pk in curated if pk in rows]
+    taken = {question.pk, *curated}
+    words = {pk: shared for pk, shared in similar if pk not in taken}
+    related += [rows[pk] for pk in words if pk in rows][: max(limit - len(related), 0)]
+    models.prefetch_related_objects([question, *related], "tags")
+    own = {tag.pk for tag in question.tags.all()}
+    for item in related:
+        item.shared_tags = [tag for tag in item.tags.all() if tag.pk in own]
+        item.shared_words = words.get(item.pk, [])
+    return related
 
 
 class Question(models.Model):

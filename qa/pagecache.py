@@ -59,6 +59,7 @@ class PageState:
     slug: str
     views: int
     version: str  # the question's own updated stamp plus the site's content version
+    index_version: int  # the search index's alone, which keys cached similar questions
 
 
 @functools.cache
@@ -91,7 +92,9 @@ def page_state(pk: int) -> PageState | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return PageState(pk=row[0], slug=row[1], views=row[2], version="|".join(map(str, row[3:])))
+    return PageState(
+        pk=row[0], slug=row[1], views=row[2], version="|".join(map(str, row[3:])), index_version=row[-1] or 0
+    )
 
 
 def _release() -> str:

@@ -17,6 +17,7 @@ from qa.markdown import plain_text
 from qa.models import Question, Tag
 from qa.ratelimit import ratelimit
 from qa.search import search_request
+from resources.models import Resource
 
 # JSON inside <script type="application/ld+json"> must not be able to close the tag.
 _JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
@@ -83,11 +84,14 @@ def question_detail(request, pk, slug=None):
 
     html = pagecache.cached_page(request, state)
     if html is None:
-        question = Question.objects.prefetch_related("tags").get(pk=pk)
+        question, related = Question.objects.with_related(pk, index_version=state.index_version)
+        recommended, latest = Resource.objects.for_question_page(question)
         context = {
             "question": question,
             "tags": list(question.tags.all()),
-            "related": Question.objects.related_to(question),
+            "related": related,
+            "recommended_resources": recommended,
+            "latest_resources": latest,
             "json_ld": _qa_page_json_ld(request, question),
             **pagecache.slots(),
         }

@@ -3,7 +3,7 @@ import uuid
 from pathlib import PurePath
 
 from django.db import models, transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, FilteredRelation, Prefetch, Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.urls import reverse
@@ -37,6 +37,26 @@ class ResourceQuerySet(models.QuerySet):
             .filter(recommendations__question=question)
             .order_by("recommendations__position", "recommendations__id")
         )
+
+    def for_question_page(self, question, *, latest: int = 5) -> tuple[list["Resource"], list["Resource"]]:
+        """What ``recommended_by(question)`` gives and the ``latest`` newest
+        published resources (the sidebar), in one query."""
+        newest = self.published().sorted_by("new").values("pk")[:latest]
+        rows = list(
+            self.published()
+            .annotate(
+                link=FilteredRelation("recommendations", condition=Q(recommendations__question=question))
+            )
+            .annotate(link_position=F("link__position"), link_id=F("link__id"))
+            .filter(Q(link_id__isnull=False) | Q(pk__in=newest))
+        )
+        recommended = sorted(
+            (r for r in rows if r.link_id is not None), key=lambda r: (r.link_position, r.link_id)
+        )
+        # The rows hold every one of the newest, so the newest among them are
+        # those; sorted as sorted_by("new") does.
+        by_age = sorted(rows, key=lambda r: (r.created, r.pk), reverse=True)
+        return recommended, by_age[:latest]
 
     def with_recommending_questions(self):
         """Each resource's published recommending questions, in order, in one extra query."""

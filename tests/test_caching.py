@@ -44,6 +44,19 @@ def test_repeat_visit_is_served_from_cache_with_two_queries(django_assert_num_qu
         visit(question)
 
 
+@pytest.mark.parametrize("count", [1, 5])
+def test_first_rendering_takes_six_queries_whatever_the_resources(count, django_assert_num_queries):
+    question = make_question(tags=["python"], related=[make_question(tags=["python"])])
+    for n in range(count):
+        Recommendation.objects.create(question=question, resource=make_resource(f"资料 {n}"), position=n)
+    for n in range(count):
+        make_resource(f"新资料 {n}")
+    with django_assert_num_queries(6):
+        html = visit(question)
+    assert html.count('class="related__item resource-item"') == count
+    assert "资料 0" in html and f"新资料 {count - 1}" in html
+
+
 def test_every_cached_visit_shows_its_own_view_count():
     question = make_question()
     assert [views_shown(visit(question)) for _ in range(3)] == [1, 2, 3]

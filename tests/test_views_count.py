@@ -266,7 +266,7 @@ def test_a_page_that_fails_to_render_does_not_count(browser, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("failure while building the page")
 
-    monkeypatch.setattr("qa.models.QuestionQuerySet.related_to", broken)
+    monkeypatch.setattr("qa.models.QuestionQuerySet.with_related", broken)
     browser.raise_request_exception = False
     assert browser.get(question.get_absolute_url()).status_code == 500
     assert views_of(question) == 0

@@ -5,12 +5,6 @@ from resources.models import Resource
 register = template.Library()
 
 
-@register.inclusion_tag("resources/includes/question_resources.html")
-def question_resources(question):
-    """The "related resources" section of a question page (one query)."""
-    return {"resources": list(Resource.objects.recommended_by(question))}
-
-
 @register.inclusion_tag("resources/includes/latest_resources.html")
 def latest_resources(limit=5):
     """A sidebar panel of the newest published resources (one query)."""

@@ -472,3 +472,16 @@ def test_api_search_page_from_cache_keeps_pages_links_and_host(db, client):
         assert client.get("/api/questions/", {"q": "分页", "page": 9}).status_code == 404
     other_host = client.get("/api/questions/", {"q": "分页"}, HTTP_HOST="localhost").json()
     assert all(item["url"].startswith("http://localhost/questions/") for item in other_host["results"])
+
+
+def test_api_search_items_match_the_question_list(db, client):
+    """Search results are listed like ``/api/questions/`` lists them: same URL, tags, dates."""
+    question = make_question(
+        title="灰度图像反色（Pillow）", tags=["图像处理", "python", "Pillow 库"], views=3
+    )
+    (listed,) = client.get("/api/questions/").json()["results"]
+    for _ in range(2):  # listed, then cached
+        (found,) = client.get("/api/questions/", {"q": "灰度 反色"}).json()["results"]
+        assert found == listed
+    assert found["url"] == "http://testserver" + question.get_absolute_url()
+    assert "%E7%81%B0" in found["url"]

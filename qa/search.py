@@ -87,6 +87,11 @@ __all__ = [
 
 # Documents ranked per query; result lists stop here (nobody pages past 10 pages).
 CANDIDATES = 200
+# An indexed English word this rare is also searched as a close spelling that is
+# this much more common (and in at least that many documents): likely its typo.
+RARE_WORD_DF = 2
+COMMON_SPELLING_RATIO = 3
+COMMON_SPELLING_DF = 3
 _TITLE_WEIGHT = 2.0
 # Ranked results are kept per index version, so any write to the index retires them.
 _RESULTS_CACHE_SECONDS = 3600
@@ -343,11 +348,16 @@ def _frequencies(groups: list[Group]) -> dict[str, int]:
 
 def _search(groups: list[Group], df: dict[str, int], tag_id: int | None, engine):
     """(groups as resolved, ranked ids) for parsed query ``groups``."""
-    groups, weights = _resolve(groups, df)
+    groups, weights, typed = _resolve(groups, df)
     if not groups:
         return [], []
 
     ids = _ordered(engine, groups, tag_id, CANDIDATES)
+    if any(typed):
+        # A rare word was widened to its common spelling: the documents with the
+        # word as typed stay among the candidates however many have the other.
+        as_typed = [exact[0] if exact else group for group, exact in zip(groups, typed, strict=True)]
+        ids = list(dict.fromkeys(_ordered(engine, as_typed, tag_id, CANDIDATES) + ids))[:CANDIDATES]
     if not ids and len(groups) > 1:
         # Nothing has every word: gather documents for each word, rarest first.
         share = max(CANDIDATES // len(groups), 10)
@@ -355,7 +365,7 @@ def _search(groups: list[Group], df: dict[str, int], tag_id: int | None, engine)
         for _weight, i in by_rarity:
             ids.extend(_ordered(engine, [groups[i]], tag_id, share))
         ids = list(dict.fromkeys(ids))
-    return groups, _rank(ids, groups, weights)
+    return groups, _rank(ids, groups, weights, typed)
 
 
 def _ordered(engine, groups: list[Group], tag_id: int | None, limit: int) -> list[int]:
@@ -363,13 +373,23 @@ def _ordered(engine, groups: list[Group], tag_id: int | None, limit: int) -> lis
     return engine.match_title_first(groups, tag_id=tag_id, limit=limit)
 
 
-def _resolve(groups: list[Group], df: dict[str, int]) -> tuple[list[Group], list[float]]:
-    """Drop groups the index cannot match, correct typos, and weigh each group by rarity."""
+def _resolve(groups: list[Group], df: dict[str, int]):
+    """Drop groups the index cannot match, correct typos, and weigh each group by rarity.
+
+    Returns the groups to match, their weights, and for each group widened
+    from a rare but indexed word to a common spelling of it, the group as typed
+    with its own (higher) weight, else None. An index can hold a typo itself
+    (one answer misspelling "transformer"), and matching only that would hide
+    every question spelled right."""
     total = max(df.get(DOCS, 0), 1)
 
-    resolved, weights = [], []
+    def rarity(frequency: int) -> float:
+        return math.log(1 + (total - frequency + 0.5) / (frequency + 0.5))
+
+    resolved, weights, typed = [], [], []
     for group in groups:
         counts = [df.get(token, 0) for token in group.tokens]
+        exact = None
         if min(counts) <= 0:
             if not group.is_ascii_word:
                 continue
@@ -380,13 +400,22 @@ def _resolve(groups: list[Group], df: dict[str, int]) -> tuple[list[Group], list
             frequency = max(count for _term, count in alternatives)
         else:
             frequency = df.get(tokenize.encode(group.surface)) or min(counts)
+            if group.is_ascii_word and frequency <= RARE_WORD_DF:
+                least = max(COMMON_SPELLING_DF, COMMON_SPELLING_RATIO * frequency)
+                alternatives = _corrections(group.surface, min_count=least)
+                if alternatives:
+                    exact = (group, rarity(frequency))
+                    group = group.with_alternatives([*group.tokens, *(term for term, _count in alternatives)])
+                    frequency = max(count for _term, count in alternatives)
         resolved.append(group)
-        weights.append(math.log(1 + (total - frequency + 0.5) / (frequency + 0.5)))
-    return resolved, weights
+        weights.append(rarity(frequency))
+        typed.append(exact)
+    return resolved, weights, typed
 
 
-def _corrections(word: str, limit: int = 3) -> list[tuple[str, int]]:
-    """Indexed English words within a small edit distance of an unknown ``word``.
+def _corrections(word: str, limit: int = 3, min_count: int = 1) -> list[tuple[str, int]]:
+    """Other indexed English words, in at least ``min_count`` documents, within a
+    small edit distance of ``word``.
 
     Candidates share the first letter (typos rarely hit it) and a similar
     length, which an index range scan on ``term`` finds without reading the
@@ -395,7 +424,9 @@ def _corrections(word: str, limit: int = 3) -> list[tuple[str, int]]:
 
     allowed = 1 if len(word) <= 5 else 2
     first = word[0]
-    candidates = SearchTerm.objects.filter(term__gte=first, term__lt=chr(ord(first) + 1), df__gt=0)
+    candidates = SearchTerm.objects.filter(
+        term__gte=first, term__lt=chr(ord(first) + 1), df__gte=max(min_count, 1)
+    ).exclude(term=word)
     scored = []
     for term, count in candidates.values_list("term", "df").iterator(chunk_size=2000):
         if abs(len(term) - len(word)) > allowed or not term.isalpha():
@@ -411,7 +442,7 @@ def _corrections(word: str, limit: int = 3) -> list[tuple[str, int]]:
     return [(term, -negative) for _d, negative, term in closest]
 
 
-def _rank(ids: list[int], groups: list[Group], weights: list[float]) -> list[int]:
+def _rank(ids: list[int], groups: list[Group], weights: list[float], typed: list) -> list[int]:
     if not ids:
         return []
     texts = SearchDocument.objects.filter(pk__in=ids, question__is_published=True).values_list(
@@ -420,7 +451,10 @@ def _rank(ids: list[int], groups: list[Group], weights: list[float]) -> list[int
     scored = []
     for pk, title, body in texts:
         coverage = title_hits = score = 0.0
-        for group, weight in zip(groups, weights, strict=True):
+        for group, weight, exact in zip(groups, weights, typed, strict=True):
+            if exact and (exact[0].matches_text(title) or exact[0].matches_text(body)):
+                # The word as typed scores as it did before it was widened, above its respelling.
+                group, weight = exact
             in_title = group.matches_text(title)
             in_body = group.matches_text(body)
             if not (in_title or in_body):

@@ -188,6 +188,31 @@ def test_exact_word_is_not_disturbed_by_typo_correction(db):
     assert search.search("transfomer").ids == [exact.pk]
 
 
+def test_typo_that_the_index_contains_also_finds_the_common_spelling(db):
+    """A rare indexed word with a much more common close spelling is searched as both."""
+    typo = make_question(title="pg_trgm 的相似度", answer="它能把 transfomer 这样的拼写找回来。")
+    right = [
+        make_question(title=f"Transformer 第 {n} 讲", answer="自注意力与位置编码。") for n in range(2)
+    ] + [make_question(title="注意力机制", answer="Transformer 的核心是注意力。")]
+    found = search.search("transfomer").ids
+    # The word as typed still comes first; every question spelled right follows.
+    assert found[0] == typo.pk
+    assert set(found) == {typo.pk, *(question.pk for question in right)}
+    assert found == search.search("transfomer", engine=search.PythonBackend()).ids
+    # The common spelling is not widened to the rare one.
+    assert typo.pk not in search.search("transformer").ids
+    # Both spellings are highlighted.
+    assert {"transfomer", "transformer"} <= set(search.search("transfomer").terms)
+
+
+def test_rare_word_without_a_much_more_common_spelling_stays_exact(db):
+    typo = make_question(title="拼写", answer="transfomer 出现一次。")
+    make_question(title="Transformer 模型", answer="只有一篇。")
+    make_question(title="Transformer 训练", answer="第二篇。")
+    # Two documents are not "at least three", nor three times one.
+    assert search.search("transfomer").ids == [typo.pk]
+
+
 def test_unknown_words_give_an_empty_result(corpus):
     assert search.search("zzqxv").ids == []
     assert search.search("").ids == []

@@ -510,3 +510,11 @@ def test_api_search_items_match_the_question_list(db, client):
         assert found == listed
     assert found["url"] == "http://testserver" + question.get_absolute_url()
     assert "%E7%81%B0" in found["url"]
+
+
+def test_api_search_query_budget_first_and_empty(corpus, client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):  # vocabulary, candidates, texts, the page, its tags
+        client.get("/api/questions/", {"q": "图片 python"})
+    for _ in range(2):  # an empty result is cached and served like any other
+        data = client.get("/api/questions/", {"q": "bm25", "tag": "docker"}).json()
+        assert data == {"count": 0, "next": None, "previous": None, "results": []}

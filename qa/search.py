@@ -95,9 +95,8 @@ COMMON_SPELLING_DF = 3
 _TITLE_WEIGHT = 2.0
 # Ranked results are kept per index version, so any write to the index retires them.
 _RESULTS_CACHE_SECONDS = 3600
-# A page of results needs none of the Markdown sources, and the API none of the HTML.
+# A page of results needs none of the Markdown sources.
 _UNSHOWN_FIELDS = ("body", "answer")
-_UNLISTED_FIELDS = (*_UNSHOWN_FIELDS, "body_html", "answer_html", "excerpt")
 
 
 @dataclass
@@ -122,8 +121,8 @@ class SearchResults:
             terms.extend(tokenize.surface(token) for token in group.tokens)
         return sorted({t for t in terms if t}, key=len, reverse=True)
 
-    def questions(self, *, snippets: bool = True) -> "ResultQuestions":
-        return ResultQuestions(self, snippets=snippets)
+    def questions(self) -> "ResultQuestions":
+        return ResultQuestions(self)
 
 
 class ResultQuestions(Sequence):
@@ -135,9 +134,8 @@ class ResultQuestions(Sequence):
     which reads the view counts (they change without touching the index) and
     drops questions unpublished by a bulk update since the ranking."""
 
-    def __init__(self, results: SearchResults, *, snippets: bool = True):
+    def __init__(self, results: SearchResults):
         self.results = results
-        self.snippets = snippets
 
     def __len__(self):
         return len(self.results.ids)
@@ -150,7 +148,7 @@ class ResultQuestions(Sequence):
             return []
         key = None
         if self.results.version is not None:
-            key = _cache_key("page", self.results.version, self.snippets, self.results.terms, ids)
+            key = _cache_key("page", self.results.version, self.results.terms, ids)
             found = cache.get(key)
             if found is not None:
                 # By id alone: filtering on is_published in SQL makes SQLite scan
@@ -166,11 +164,8 @@ class ResultQuestions(Sequence):
         return found
 
     def _load(self, ids: list[int]) -> list[Question]:
-        unused = _UNSHOWN_FIELDS if self.snippets else _UNLISTED_FIELDS
-        by_id = Question.objects.for_listing().defer(*unused).in_bulk(ids)
+        by_id = Question.objects.for_listing().defer(*_UNSHOWN_FIELDS).in_bulk(ids)
         found = [by_id[pk] for pk in ids if pk in by_id]
-        if not self.snippets:
-            return found
         terms = self.results.terms
         for question in found:
             question.title_highlighted = highlight(question.title, terms)

@@ -1,4 +1,6 @@
-from django.db import models
+import functools
+
+from django.db import connection, models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -169,8 +171,21 @@ class Question(models.Model):
         return reverse("qa:detail", kwargs={"pk": self.pk, "slug": self.slug or "q"})
 
     def increment_views(self) -> None:
-        """Add one view atomically in the database; concurrent calls never lose one."""
-        Question.objects.filter(pk=self.pk).update(views=F("views") + 1)
+        """Add one view atomically in the database; concurrent calls never lose one.
+
+        The same ``views = views + 1`` that ``update(views=F("views") + 1)``
+        sends, as a fixed statement: building it through the ORM cost a cached
+        page visit more CPU than the rest of its database work (docs/performance.md)."""
+        with connection.cursor() as cursor:
+            cursor.execute(_increment_views_sql(), [self.pk])
+
+
+@functools.cache
+def _increment_views_sql() -> str:
+    quote = connection.ops.quote_name
+    table, column = quote(Question._meta.db_table), quote("views")
+    # Names from the model only; the id is a parameter.
+    return f"UPDATE {table} SET {column} = {column} + 1 WHERE {quote('id')} = %s"  # noqa: S608
 
 
 class RelatedQuestion(models.Model):

@@ -64,6 +64,11 @@ format: venv-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Needs gettext (apt-get install -y gettext); the compiled .mo is committed.
+messages: venv
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=bench --ignore=var --no-obsolete
+	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
+
 pygments-css: venv
 	$(PY) -c "from qa.markdown import site_pygments_css; print(site_pygments_css(), end='')" > static/css/pygments.css
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import make_question
 
-LOCALE = Path(__file__).resolve().parent.parent / "locale" / "zh_Hans" / "LC_MESSAGES"
+LOCALE = Path(__file__).resolve().parent.parent / "config" / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 
 def _po_entries() -> list[tuple[str, str, bool]]:

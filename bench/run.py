@@ -11,7 +11,6 @@ file) keep the figures stable on a noisy machine. See docs/performance.md.
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import sections
-from bench.server import BIN, ROOT, Gunicorn, load, wrk_available
+from bench.server import BIN, ROOT, Gunicorn, bench_environment, load, setup_django, wrk_available
 
 PY = str(BIN / "python")
 
@@ -260,23 +259,8 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="zhiku-bench-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
-        "MEDIA_ROOT": str(tmp / "media"),
-        "DJANGO_STATIC_ROOT": str(tmp / "static"),
-        "DJANGO_DEBUG": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "ZHIKU_RATELIMIT": "off",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
-    env.pop("REDIS_URL", None)
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    env = bench_environment(tmp, f"sqlite:///{tmp / 'db.sqlite3'}")
+    setup_django(env)
     from django.core.management import call_command
 
     from bench.content import generate

@@ -102,22 +102,10 @@ def child(db: str, size: int, n_queries: int, throughput_seconds: int) -> dict:
             check=True,
         )
         url = f"postgres://postgres@{PG_HOST}:5432/{name}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "MEDIA_ROOT": str(tmp / "media"),
-        "DJANGO_STATIC_ROOT": str(tmp / "static"),
-        "DJANGO_DEBUG": "false",
-        "ZHIKU_RATELIMIT": "off",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
-    env.pop("REDIS_URL", None)
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
+    from bench.server import bench_environment, setup_django
 
-    django.setup()
+    env = bench_environment(tmp, url)
+    setup_django(env)
     from django.core.management import call_command
     from django.db import connection
 

@@ -15,6 +15,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_environment(tmp: Path, database_url: str) -> dict:
+    """The environment benchmarks run Django and gunicorn in: a scratch database and
+    media/static folders under ``tmp``, DEBUG and rate limits off, local-memory cache."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(tmp / "media"),
+        "DJANGO_STATIC_ROOT": str(tmp / "static"),
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "ZHIKU_RATELIMIT": "off",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def setup_django(env: dict) -> None:
+    """Configure Django in this process with ``env`` (from bench_environment)."""
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
 BIN = Path(sys.executable).parent
 
 

@@ -72,18 +72,24 @@ def _tags_named(names: list[str]) -> list[Tag]:
     return tags
 
 
+def _set_given(obj, **values) -> None:
+    """Set the fields the file gave; a field left out (None) keeps its stored value."""
+    for field, value in values.items():
+        if value is not None:
+            setattr(obj, field, value)
+
+
 def _save_resource(item: ResourceItem, resource: Resource | None, stored: list[str]) -> Resource:
     """Create or update one resource; names of newly stored files are added to ``stored``."""
     resource = resource or Resource(key=item.key)
     resource.title = item.title
-    if item.description is not None:
-        resource.description = item.description
-    if item.downloads is not None:
-        resource.downloads = item.downloads
-    if item.created is not None:
-        resource.created = item.created
-    if item.published is not None:
-        resource.is_published = item.published
+    _set_given(
+        resource,
+        description=item.description,
+        downloads=item.downloads,
+        created=item.created,
+        is_published=item.published,
+    )
 
     old_name = resource.file.name if resource.pk else ""
     if old_name and resource.sha256 == item.sha256 and resource.file.storage.exists(old_name):
@@ -106,14 +112,7 @@ def _save_question(item: QuestionItem, question: Question | None) -> Question:
         question.slug = unicode_slug(item.title)
     question.title = item.title
     question.answer = item.answer
-    if item.body is not None:
-        question.body = item.body
-    if item.views is not None:
-        question.views = item.views
-    if item.created is not None:
-        question.created = item.created
-    if item.published is not None:
-        question.is_published = item.published
+    _set_given(question, body=item.body, views=item.views, created=item.created, is_published=item.published)
     question.save()
     if item.tags is not None:
         question.tags.set(_tags_named(item.tags))

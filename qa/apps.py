@@ -7,4 +7,7 @@ class QaConfig(AppConfig):
     verbose_name = _("Questions and answers")
 
     def ready(self):
-        from qa import signals  # noqa: F401 - connects the search index hooks
+        from qa import freshness, signals  # noqa: F401 - signals connects the search index hooks
+        from qa.models import Question, RelatedQuestion, Tag
+
+        freshness.watch(Question, Tag, RelatedQuestion)

@@ -210,6 +210,15 @@ class RelatedQuestion(models.Model):
         return f"{self.from_question_id} → {self.to_question_id}"
 
 
+class ContentVersion(models.Model):
+    """A single row counting content changes; ``qa.freshness`` reads and bumps it."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"content version {self.value}"
+
+
 class SearchDocument(models.Model):
     """The searchable form of one published question, written by ``qa.search``.
 

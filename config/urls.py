@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 
 from qa.feeds import LatestQuestionsFeed
 from qa.sitemaps import QuestionSitemap, TagSitemap
-from qa.views import healthz, robots_txt
+from qa.views import healthz, robots_txt, switch_language
 from resources.sitemaps import ResourceSitemap
 
 sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap, "resources": ResourceSitemap}
@@ -16,7 +16,7 @@ urlpatterns = [
     path("", include("resources.urls")),
     path("api/", include("resources.api")),
     path("admin/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/<str:language>/", switch_language, name="switch-language"),
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
     path("feed/", LatestQuestionsFeed(), name="feed"),
     path("robots.txt", robots_txt, name="robots"),

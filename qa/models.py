@@ -1,6 +1,4 @@
-import functools
-
-from django.db import connection, models
+from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -68,19 +66,24 @@ class QuestionQuerySet(models.QuerySet):
         rows = {**curated, **self.published().in_bulk([pk for pk, _words in similar if pk not in curated])}
         return _fill_related(question, rows, list(curated), similar, limit)
 
-    def with_related(self, pk: int, *, limit: int = 5, index_version: int | None = None):
+    def with_related(self, pk: int, *, limit: int = 5, version: int | None = None):
         """The question ``pk`` and what is ``related_to`` it, tags loaded on all:
-        three queries, one fewer with ``index_version`` known (``qa.pagecache``
-        reads it with the page state). Raises ``DoesNotExist`` like ``get()``."""
+        ``version`` is the content version when the caller has read it already
+        (``qa.pagecache`` reads it with the page state). Raises ``DoesNotExist`` like ``get()``."""
         from qa.related import related_candidates
 
-        curated, similar = related_candidates(pk, limit=limit, version=index_version)
+        curated, similar = related_candidates(pk, limit=limit, version=version)
         others = [*curated, *(other for other, _words in similar)]
         rows = self.filter(Q(pk=pk) | Q(pk__in=others, is_published=True)).in_bulk()
         if pk not in rows:
             raise self.model.DoesNotExist(f"No question with id {pk}.")
         question = rows.pop(pk)
         return question, _fill_related(question, rows, curated, similar, limit)
+
+    def count_view(self, pk: int) -> None:
+        """Add one view to question ``pk`` atomically in the database; concurrent
+        calls never lose one. Signals are not sent: a view is not an edit."""
+        self.filter(pk=pk).update(views=F("views") + 1)
 
     def sorted_by(self, sort: str):
         orderings = {
@@ -169,23 +172,6 @@ class Question(models.Model):
 
     def get_absolute_url(self):
         return reverse("qa:detail", kwargs={"pk": self.pk, "slug": self.slug or "q"})
-
-    def increment_views(self) -> None:
-        """Add one view atomically in the database; concurrent calls never lose one.
-
-        The same ``views = views + 1`` that ``update(views=F("views") + 1)``
-        sends, as a fixed statement: building it through the ORM cost a cached
-        page visit more CPU than the rest of its database work (docs/performance.md)."""
-        with connection.cursor() as cursor:
-            cursor.execute(_increment_views_sql(), [self.pk])
-
-
-@functools.cache
-def _increment_views_sql() -> str:
-    quote = connection.ops.quote_name
-    table, column = quote(Question._meta.db_table), quote("views")
-    # Names from the model only; the id is a parameter.
-    return f"UPDATE {table} SET {column} = {column} + 1 WHERE {quote('id')} = %s"  # noqa: S608
 
 
 class RelatedQuestion(models.Model):

@@ -1,54 +1,33 @@
-"""Rendered question pages, cached whole with holes for what changes per visit.
+"""Rendered question pages, cached whole with a hole for the view count.
 
-A question page takes several queries (related questions, resources) and a few
-milliseconds of template rendering to build, yet between two anonymous visits
-only two things on it differ: the view count and the CSRF token of the language
-form. So the page is rendered with a placeholder in each of those spots, kept
-in the default cache, and every visit fills the placeholders in (docs/performance.md
-has the figures).
+Between two anonymous visits of a question page only its view count differs,
+so the page is rendered once with a placeholder there, kept in the default
+cache, and every visit fills the placeholder in. The page carries no other
+per-visitor value (the language switch is a plain link, no form and no CSRF
+token), so one rendering serves everyone.
 
 Freshness in every worker process (SPEC §13) comes from the cache key, never
-from deleting entries, which a per-process local-memory cache could not do for
-its neighbours. The key holds the question's own ``updated`` stamp and a
-content version read from the database in the same query as the question:
-
-* the search index version (``qa.search``), bumped on every save, delete,
-  publish change and tag change of a question, imports included;
-* the newest ``updated`` and the number of resources (edits, uploads, deletions);
-* the newest curated link and recommendation ids (links added directly);
-* the newest admin log entry (anything done in the admin, deletions included).
-
-A change anywhere gives every page a new key at once; old entries are simply
-never read again and expire. Writes that bypass all of these (``QuerySet.update``
-of a title, a raw deletion of a link row) show within ``PAGE_CACHE_SECONDS``.
+from deleting entries: the key holds the content version (``qa.freshness``),
+read in the same query as the question's slug and view count, so any write to
+content anywhere gives every page a new key at once.
 """
 
-import functools
 import hashlib
+import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.admin.models import LogEntry
 from django.core.cache import cache
-from django.db import connection
-from django.middleware.csrf import get_token
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 
-from qa import search
-from qa.models import Question, RelatedQuestion, SearchTerm
-from resources.models import Recommendation, Resource
+from qa import freshness
+from qa.models import Question
 
-# Upper bound on how long a page can lag behind a write that none of the
-# version sources notice, and on how stale the "similar questions" order
-# (which follows view counts) may get.
+# Upper bound on how long an unread entry stays, and on how stale the
+# "similar questions" order (which follows view counts) may get.
 PAGE_CACHE_SECONDS = 600
-
-# Markers the cached HTML carries instead of per-visit values. Plain ASCII that
-# autoescaping leaves alone and that no Markdown rendering can produce.
-VIEWS_SLOT = mark_safe("<!--zk:views-->")  # noqa: S308 - a fixed HTML comment
-CSRF_SLOT = "zkcsrfslot7f3a9c"
 
 
 @dataclass(frozen=True)
@@ -58,43 +37,18 @@ class PageState:
     pk: int
     slug: str
     views: int
-    version: str  # the question's own updated stamp plus the site's content version
-    index_version: int  # the search index's alone, which keys cached similar questions
-
-
-@functools.cache
-def _state_sql() -> str:
-    # Written once as plain SQL: building the same statement through the ORM
-    # on every visit cost more than the rest of a cached visit together.
-    quote = connection.ops.quote_name
-    question, term = quote(Question._meta.db_table), quote(SearchTerm._meta.db_table)
-    newest = [
-        (Question, "updated"),
-        (Resource, "updated"),
-        (RelatedQuestion, "id"),
-        (Recommendation, "id"),
-        (LogEntry, "id"),
-    ]
-    # Only table and column names from the models go into the text; values are parameters.
-    versions = [f"(SELECT MAX({quote(col)}) FROM {quote(m._meta.db_table)})" for m, col in newest]  # noqa: S608
-    versions.append(f"(SELECT COUNT(*) FROM {quote(Resource._meta.db_table)})")  # noqa: S608
-    versions.append(f"(SELECT df FROM {term} WHERE term = %s)")  # noqa: S608
-    return (
-        f"SELECT q.id, q.slug, q.views, q.updated, {', '.join(versions)} "  # noqa: S608
-        f"FROM {question} q WHERE q.id = %s AND q.is_published = %s"
-    )
+    version: int  # the content version when the state was read
 
 
 def page_state(pk: int) -> PageState | None:
-    """The published question's slug, views and content version, in one query."""
-    with connection.cursor() as cursor:
-        cursor.execute(_state_sql(), [search.VERSION, pk, True])
-        row = cursor.fetchone()
+    """The published question's slug and views, and the content version: one query."""
+    row = (
+        Question.objects.published().filter(pk=pk).values_list("slug", "views", freshness.subquery()).first()
+    )
     if row is None:
         return None
-    return PageState(
-        pk=row[0], slug=row[1], views=row[2], version="|".join(map(str, row[3:])), index_version=row[-1] or 0
-    )
+    slug, views, version = row
+    return PageState(pk=pk, slug=slug, views=views, version=version or 0)
 
 
 def _release() -> str:
@@ -114,10 +68,16 @@ def _release() -> str:
 
 _RELEASE = _release()
 
+# The placeholder is an HTML comment, which neither the sanitised Markdown
+# (nh3 strips comments) nor autoescaped text can contain; its name is keyed
+# on the secret, so not even a raw template value could spell it.
+_SLOT_NAME = hmac.new(settings.SECRET_KEY.encode(), b"zhiku.pagecache.views", "sha256").hexdigest()[:16]
+VIEWS_SLOT = mark_safe(f"<!--zk:views:{_SLOT_NAME}-->")  # noqa: S308 - a fixed HTML comment
+
 
 def _key(request, state: PageState) -> str | None:
     # Only anonymous visits without a query string share a rendering: a signed-in
-    # editor may see more, and the query string ends up in the language form.
+    # editor may see more, and a query string is the visitor's own.
     if request.GET or request.user.is_authenticated:
         return None
     parts = [state.pk, state.version, get_language(), request.scheme, request.get_host()]
@@ -126,7 +86,7 @@ def _key(request, state: PageState) -> str | None:
 
 
 def cached_page(request, state: PageState) -> str | None:
-    """The rendered page with its placeholders, if this visit may use a cached one."""
+    """The rendered page with its placeholder, if this visit may use a cached one."""
     key = _key(request, state)
     return cache.get(key) if key else None
 
@@ -138,19 +98,14 @@ def store_page(request, state: PageState, html: str) -> None:
 
 
 def slots() -> dict:
-    """Template context that renders the placeholders instead of per-visit values."""
-    return {"views_label": VIEWS_SLOT, "csrf_token": CSRF_SLOT}
+    """Template context that renders the placeholder instead of the view count."""
+    return {"views_label": VIEWS_SLOT}
 
 
 def views_label(views: int) -> str:
     return ngettext("%(counter)s view", "%(counter)s views", views) % {"counter": views}
 
 
-def fill(request, html: str, *, views: int) -> str:
-    """Put this visit's view count and CSRF token into the placeholders."""
-    html = html.replace(VIEWS_SLOT, views_label(views))
-    if CSRF_SLOT in html:
-        # get_token() also makes the CSRF middleware send the cookie, exactly
-        # as rendering {% csrf_token %} would.
-        html = html.replace(CSRF_SLOT, get_token(request))
-    return html
+def fill(html: str, *, views: int) -> str:
+    """Put this visit's view count into the placeholder."""
+    return html.replace(VIEWS_SLOT, views_label(views))

@@ -2,9 +2,11 @@ import json
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
@@ -68,8 +70,8 @@ class TagView(QuestionListView):
 def question_detail(request, pk, slug=None):
     """One question page; a GET that answers 200 counts a view (SPEC §5).
 
-    Rendered once per content version and cached with holes for the view count
-    and CSRF token (qa.pagecache), so a repeat visit costs two queries."""
+    Rendered once per content version and cached with a hole for the view
+    count (``qa.pagecache``)."""
     state = pagecache.page_state(pk)
     if state is None:
         raise Http404("No such question.")
@@ -84,7 +86,7 @@ def question_detail(request, pk, slug=None):
 
     html = pagecache.cached_page(request, state)
     if html is None:
-        question, related = Question.objects.with_related(pk, index_version=state.index_version)
+        question, related = Question.objects.with_related(pk, version=state.version)
         recommended, latest = Resource.objects.for_question_page(question)
         context = {
             "question": question,
@@ -97,9 +99,9 @@ def question_detail(request, pk, slug=None):
         }
         html = render_to_string("qa/question_detail.html", context, request)
         pagecache.store_page(request, state, html)
-    response = HttpResponse(pagecache.fill(request, html, views=views))
+    response = HttpResponse(pagecache.fill(html, views=views))
     if counted:
-        Question(pk=pk).increment_views()
+        Question.objects.count_view(pk)
         recent.add(pk)
         recent.store(response)
     return response
@@ -171,3 +173,31 @@ def robots_txt(request):
 @require_safe
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
+
+
+@require_safe
+def switch_language(request, language):
+    """Set the interface language cookie and go back to ``next``.
+
+    A plain link rather than Django's POST form, so that pages carry no
+    per-visitor CSRF token and one cached rendering serves every visitor; the
+    only state it changes is the visitor's own preference."""
+    if language not in dict(settings.LANGUAGES):
+        raise Http404("No such language.")
+    target = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("qa:home")
+    response = HttpResponseRedirect(target)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response

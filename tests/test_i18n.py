@@ -63,7 +63,7 @@ def test_accept_language_english_gives_english(client):
 
 @pytest.mark.django_db
 def test_language_switch_sets_the_language_and_returns_to_the_page(client):
-    response = client.post("/i18n/setlang/", {"language": "en", "next": "/questions/"})
+    response = client.get("/i18n/en/", {"next": "/questions/"})
     assert response.status_code == 302
     assert response["Location"] == "/questions/"
     assert "All questions" in client.get("/questions/").content.decode()
@@ -71,5 +71,21 @@ def test_language_switch_sets_the_language_and_returns_to_the_page(client):
 
 @pytest.mark.django_db
 def test_language_switch_never_redirects_off_site(client):
-    response = client.post("/i18n/setlang/", {"language": "en", "next": "https://evil.example/"})
+    response = client.get("/i18n/en/", {"next": "https://evil.example/"})
     assert response["Location"] == "/"
+
+
+@pytest.mark.django_db
+def test_language_switch_refuses_an_unknown_language(client):
+    assert client.get("/i18n/fr/", {"next": "/"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_footer_links_switch_back_to_the_same_page(client):
+    question = make_question(title="反色", answer="回答")
+    body = client.get(question.get_absolute_url()).content.decode()
+    links = re.findall(r'href="(/i18n/[^"]+)"', body)
+    assert len(links) == 1 and links[0].startswith("/i18n/en/?next=/questions/")
+    response = client.get(links[0].replace("&amp;", "&"))
+    assert response.status_code == 302
+    assert response["Location"] == question.get_absolute_url()

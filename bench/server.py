@@ -132,6 +132,7 @@ class LoadResult:
     requests: int
     errors: int  # non-2xx/3xx answers plus socket errors
     client_cpu: float  # share of one core the load client used
+    server_cpu_us: float | None = None  # workers' utime + stime per request served, in µs
 
 
 _LUA = """
@@ -148,21 +149,43 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes ``pids`` have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        # Fields 14 and 15 of /proc/PID/stat, counted after the parenthesised name.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def load(
-    port: int, paths: list[str], *, seconds: float, connections: int = 8, threads: int = 1
+    port: int,
+    paths: list[str],
+    *,
+    seconds: float,
+    connections: int = 8,
+    threads: int = 1,
+    server_pids: list[int] | None = None,
 ) -> LoadResult:
-    """Keep-alive load with wrk, cycling through ``paths``; no cookies are ever sent."""
+    """Keep-alive load with wrk, cycling through ``paths``; no cookies are ever sent.
+
+    With ``server_pids`` (the gunicorn workers) the result also says how much
+    CPU time the server spent per request: unlike requests per second, that
+    does not depend on how wrk's connections happen to spread over workers."""
     lua = _LUA % ", ".join(f'"{p}"' for p in paths)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = process_cpu_seconds(server_pids) if server_pids else 0.0
     try:
         out = subprocess.run(
             [
                 "wrk",
                 f"-t{threads}",
                 f"-c{connections}",
-                f"-d{seconds}s",
+                f"-d{seconds:g}s",
                 "-s",
                 script.name,
                 f"http://127.0.0.1:{port}{paths[0]}",
@@ -174,6 +197,7 @@ def load(
         ).stdout
     finally:
         os.unlink(script.name)
+    server_cpu = process_cpu_seconds(server_pids) - server_before if server_pids else None
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -183,4 +207,7 @@ def load(
     if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(n) for n in match.groups())
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return LoadResult(rate=rate, requests=requests, errors=errors, client_cpu=cpu / seconds)
+    per_request = server_cpu * 1e6 / requests if server_cpu is not None and requests else None
+    return LoadResult(
+        rate=rate, requests=requests, errors=errors, client_cpu=cpu / seconds, server_cpu_us=per_request
+    )

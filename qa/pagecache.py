@@ -12,6 +12,7 @@ read in the same query as the question's slug and view count, so any write to
 content anywhere gives every page a new key at once.
 """
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 
@@ -42,13 +44,44 @@ class PageState:
 
 def page_state(pk: int) -> PageState | None:
     """The published question's slug and views, and the content version: one query."""
-    row = (
-        Question.objects.published().filter(pk=pk).values_list("slug", "views", freshness.subquery()).first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(*_state_statement().bind(pk))
+        row = cursor.fetchone()
     if row is None:
         return None
     slug, views, version = row
     return PageState(pk=pk, slug=slug, views=views, version=version or 0)
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    params: tuple
+    slot: int  # which parameter is the question id
+
+    def bind(self, pk: int) -> tuple[str, list]:
+        params = list(self.params)
+        params[self.slot] = pk
+        return self.sql, params
+
+
+# The site's one precompiled statement. The ORM writes it (so it follows the
+# models and the database vendor) once per process; each visit only binds its
+# id. Building the same query through the ORM on every visit cost more CPU than
+# the rest of a cached visit together (docs/performance.md has the profile).
+_ID_MARKER = -7301
+
+
+@functools.cache
+def _state_statement() -> _Statement:
+    queryset = (
+        Question.objects.published()
+        .filter(pk=_ID_MARKER)
+        .values_list("slug", "views", freshness.subquery())
+        .order_by()[:1]
+    )
+    sql, params = queryset.query.sql_with_params()
+    return _Statement(sql=sql, params=tuple(params), slot=params.index(_ID_MARKER))
 
 
 def _release() -> str:

@@ -535,3 +535,17 @@ def test_golden_formula_renders_and_survives_sanitising(name):
         assert "\\" not in shown, (name, shown)
         assert_harmless(html)
         assert sanitize_html(html) == html
+
+
+def test_the_math_font_is_served_from_static_with_its_licence():
+    """Formulas look right without the network: the @font-face points at a shipped WOFF2."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    static = Path(settings.BASE_DIR) / "static"
+    css = (static / "css/site.css").read_text()
+    [font_url] = re.findall(r'url\("\.\./fonts/([^"]+\.woff2)"\)', css)
+    assert re.search(r'math \{ font-family: "STIX Math"', css)
+    assert (static / "fonts" / font_url).read_bytes()[:4] == b"wOF2"
+    assert "SIL OPEN FONT LICENSE Version 1.1" in (static / "fonts/STIXMath-OFL.txt").read_text()

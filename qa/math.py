@@ -165,7 +165,9 @@ class _DisplayMathPreprocessor(Preprocessor):
                     out += self._display(stripped[2:-2])
                     i += 1
                     continue
-                end = self._closing(lines, i, lambda s: s.rstrip().endswith("$$"))
+                # TeX allows no blank line in a formula: a "$$" that starts prose
+                # is not closed by one further down the document.
+                end = self._closing(lines, i, lambda s: s.rstrip().endswith("$$"), stop_at_blank=True)
                 if end is not None:
                     body = "\n".join([stripped[2:], *lines[i + 1 : end], lines[end].rstrip()[:-2]])
                     out += self._display(body)
@@ -176,10 +178,12 @@ class _DisplayMathPreprocessor(Preprocessor):
         return out
 
     @staticmethod
-    def _closing(lines, start, is_close):
+    def _closing(lines, start, is_close, *, stop_at_blank=False):
         for j in range(start + 1, len(lines)):
             if is_close(lines[j]):
                 return j
+            if stop_at_blank and not lines[j].strip():
+                return None
         return None
 
     def _display(self, source: str) -> list[str]:

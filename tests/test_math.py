@@ -112,6 +112,11 @@ def test_unclosed_display_math_stays_text():
     assert "<math" not in html and "$$" in html
 
 
+def test_display_math_does_not_reach_across_a_blank_line():
+    html = render_markdown("$$ 是两个美元符号\n\n中间的段落\n\n最后一行以 $$")
+    assert "<math" not in html and "中间的段落" in html
+
+
 # ---- Invalid formulas, bombs ---------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """Markdown to safe HTML: the one pipeline used for answers, questions and resources.
 
 Python-Markdown renders (fenced code highlighted by Pygments with CSS classes,
-footnotes, tables, heading anchors), then nh3 removes everything not on the
+footnotes, tables, heading anchors, LaTeX math as MathML via qa.math), then nh3 removes everything not on the
 allowlist below. Raw HTML in the source is allowed in, and the sanitiser is what
 makes it safe. Pure code: no Django imports, so it is tested without a request.
 """
@@ -17,12 +17,61 @@ from markdown.extensions.tables import TableExtension
 from markdown.extensions.toc import TocExtension, slugify_unicode
 from pygments.formatters.html import HtmlFormatter
 
+from qa.math import TEX_ENCODING, MathExtension
+
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
     "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
     "ol", "p", "pre", "s", "samp", "span", "strong", "sub", "sup", "table", "tbody",
     "td", "tfoot", "th", "thead", "tr", "ul",
 }  # fmt: skip
+
+# MathML Core presentation elements, as qa.math writes them, plus the TeX source
+# in <annotation>. Never annotation-xml (it can hold HTML), maction or mglyph.
+MATHML_TAGS = {
+    "math", "semantics", "annotation", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace",
+    "msub", "msup", "msubsup", "munder", "mover", "munderover", "mmultiscripts",
+    "mprescripts", "none", "mfrac", "msqrt", "mroot", "mstyle", "mpadded", "mphantom",
+    "menclose", "merror", "mtable", "mtr", "mtd",
+}  # fmt: skip
+ALLOWED_TAGS |= MATHML_TAGS
+
+# Layout attributes only: no href, style, mathcolor/mathbackground (the theme
+# sets colours) and no src.
+_MATH_TABLE = {"columnalign", "rowalign", "columnspacing", "rowspacing", "columnlines", "rowlines"}
+MATHML_ATTRIBUTES = {
+    "math": {"display", "displaystyle", "scriptlevel"},
+    "mi": {"mathvariant"},
+    "mn": {"mathvariant"},
+    "mtext": {"mathvariant"},
+    "mo": {
+        "mathvariant",
+        "stretchy",
+        "fence",
+        "separator",
+        "lspace",
+        "rspace",
+        "form",
+        "largeop",
+        "movablelimits",
+        "symmetric",
+        "minsize",
+        "maxsize",
+        "accent",
+    },  # fmt: skip
+    "mstyle": {"displaystyle", "scriptlevel", "mathvariant"},
+    "mfrac": {"linethickness"},
+    "mover": {"accent"},
+    "munder": {"accentunder"},
+    "munderover": {"accent", "accentunder"},
+    "mspace": {"width", "height", "depth"},
+    "mpadded": {"width", "height", "depth", "lspace", "voffset"},
+    "menclose": {"notation"},
+    "mtable": {"displaystyle", "frame", "framespacing", *_MATH_TABLE},
+    "mtr": {"columnalign", "rowalign"},
+    "mtd": {"columnalign", "rowalign", "columnspan", "rowspan"},
+    "annotation": {"encoding"},
+}
 
 ALLOWED_ATTRIBUTES = {
     "*": {"class", "id", "title", "lang"},
@@ -31,6 +80,7 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start"},
     "th": {"align", "colspan", "rowspan"},
     "td": {"align", "colspan", "rowspan"},
+    **MATHML_ATTRIBUTES,
 }
 
 URL_SCHEMES = {"http", "https", "mailto"}
@@ -49,6 +99,8 @@ class _LabelledHtmlFormatter(HtmlFormatter):
 
 def _extensions():
     return [
+        # Before fenced_code, which it leaves every non-math fence to.
+        MathExtension(),
         "fenced_code",
         # align="..." rather than style="text-align:..": the CSP forbids inline styles.
         TableExtension(use_align_attribute=True),
@@ -99,21 +151,42 @@ _DECORATION = re.compile(
 )
 
 
+# A formula's MathML text ("σ(z)i=ezi∑jezj") reads badly as plain text; its TeX
+# annotation, between dollars, is what a reader of an excerpt or a feed recognises.
+_MATH = re.compile(r"<math\b[^>]*>.*?</math>", re.DOTALL)
+_TEX_ANNOTATION = re.compile(
+    rf'<annotation encoding="{re.escape(TEX_ENCODING)}">(.*?)</annotation>', re.DOTALL
+)
+
+
+def _formula_as_tex(match: re.Match) -> str:
+    annotation = _TEX_ANNOTATION.search(match[0])
+    return f"${annotation[1]}$" if annotation else match[0]
+
+
 def plain_text(html: str) -> str:
-    """Visible text of rendered HTML, whitespace folded (for excerpts and descriptions)."""
-    text = nh3.clean(_DECORATION.sub("", html), tags=set(), clean_content_tags={"script", "style"})
+    """Visible text of rendered HTML, whitespace folded (for excerpts and descriptions).
+
+    A formula reads as its LaTeX source between dollars.
+    """
+    html = _MATH.sub(_formula_as_tex, _DECORATION.sub("", html))
+    text = nh3.clean(html, tags=set(), clean_content_tags={"script", "style"})
     return " ".join(html_lib.unescape(text).split())
 
 
-# Blocks that read badly as running text in an excerpt: code and tables.
-_NOT_PROSE = re.compile(r'<div class="highlight">.*?</pre>\s*</div>|<table>.*?</table>', re.DOTALL)
+# Blocks that read badly as running text in an excerpt: code, tables and display math.
+_NOT_PROSE = re.compile(
+    r'<div class="highlight">.*?</pre>\s*</div>|<table>.*?</table>|<div class="math-display[^"]*">.*?</div>',
+    re.DOTALL,
+)
 _HEADING_END = re.compile(r"</h[1-6]>")
 
 
 def excerpt(html: str, length: int = 300) -> str:
     """The first ``length`` characters of the prose, cut with an ellipsis.
 
-    Code blocks and tables are left out and a heading is set off from the text
+    Code blocks, tables and display formulas are left out (inline formulas
+    read as their LaTeX source) and a heading is set off from the text
     after it, so "related questions" read as sentences; an answer that is all
     code or tables falls back to its whole visible text.
     """

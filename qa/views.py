@@ -10,12 +10,12 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 from django.views.generic import ListView
 
+from config.ratelimit import ratelimit
 from qa import pagecache
 from qa.counting import RecentViews, is_countable
 from qa.filters import QuestionFilter
 from qa.markdown import plain_text
 from qa.models import Question, Tag
-from qa.ratelimit import ratelimit
 from qa.search import search_request
 from resources.models import Resource
 

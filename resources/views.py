@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 from django.views.generic import ListView
 
+from config.ratelimit import ratelimit
 from qa.counting import is_countable
-from qa.ratelimit import ratelimit
 from resources.downloads import (
     RangeNotSatisfiable,
     attachment_header,

@@ -45,7 +45,7 @@ class QuestionQuerySet(models.QuerySet):
         return self.filter(is_published=True)
 
     def for_listing(self):
-        """Published questions with their tags loaded in one extra query."""
+        """Published questions with their tags prefetched."""
         return self.published().prefetch_related("tags")
 
     def related_to(self, question, limit: int = 5) -> list["Question"]:
@@ -56,8 +56,7 @@ class QuestionQuerySet(models.QuerySet):
 
         Each returned question carries ``shared_tags`` (tags it has in common
         with ``question``) and ``shared_words``, to say why it is related.
-        A fixed number of queries whatever ``limit`` is, and no similarity
-        lookup at all when curated ones fill it."""
+        No similarity lookup at all when curated ones fill it."""
         from qa.related import similar_to
 
         links = RelatedQuestion.objects.filter(from_question=question, to_question__is_published=True)
@@ -69,9 +68,10 @@ class QuestionQuerySet(models.QuerySet):
         return _fill_related(question, rows, list(curated), similar, limit)
 
     def with_related(self, pk: int, *, limit: int = 5, index_version: int | None = None):
-        """The question ``pk`` and what is ``related_to`` it, tags loaded on all:
-        three queries, one fewer with ``index_version`` known (``qa.pagecache``
-        reads it with the page state). Raises ``DoesNotExist`` like ``get()``."""
+        """The question ``pk`` and what is ``related_to`` it, tags loaded on all.
+
+        ``index_version``, when the caller already has it (``qa.pagecache`` reads
+        it with the page state), is not read again. Raises ``DoesNotExist`` like ``get()``."""
         from qa.related import related_candidates
 
         curated, similar = related_candidates(pk, limit=limit, version=index_version)
@@ -174,8 +174,8 @@ class Question(models.Model):
         """Add one view atomically in the database; concurrent calls never lose one.
 
         The same ``views = views + 1`` that ``update(views=F("views") + 1)``
-        sends, as a fixed statement: building it through the ORM cost a cached
-        page visit more CPU than the rest of its database work (docs/performance.md)."""
+        sends, as a fixed statement built once per process: on the hottest path,
+        building it through the ORM on every visit is measurable (docs/performance.md)."""
         with connection.cursor() as cursor:
             cursor.execute(_increment_views_sql(), [self.pk])
 

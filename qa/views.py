@@ -63,7 +63,7 @@ def question_detail(request, pk, slug=None):
     """One question page; a GET that answers 200 counts a view (SPEC §5).
 
     Rendered once per content version and cached with holes for the view count
-    and CSRF token (qa.pagecache), so a repeat visit costs two queries."""
+    and CSRF token (qa.pagecache), so a repeat visit does little database work."""
     state = pagecache.page_state(pk)
     if state is None:
         raise Http404("No such question.")
@@ -116,7 +116,7 @@ def search(request):
 
 
 def _question_page_resources(question) -> tuple[list, list]:
-    """The resources ``question`` recommends, in order, and the latest resources, from one query."""
+    """The resources ``question`` recommends, in order, and the latest resources, fetched together."""
     rows = list(Resource.objects.for_question_page(question))
     recommended = sorted(
         (r for r in rows if r.link_id is not None), key=lambda r: (r.link_position, r.link_id)

@@ -47,7 +47,7 @@ class ResourceQuerySet(models.QuerySet):
         return self.published().sorted_by("new")[:limit]
 
     def for_question_page(self, question, *, latest: int = LATEST_RESOURCES):
-        """What ``recommended_by(question)`` gives together with ``newest(latest)``, in one query.
+        """What ``recommended_by(question)`` gives together with ``newest(latest)``, as one QuerySet.
 
         Each row carries ``link_position`` and ``link_id``, both None for a
         resource the question does not recommend."""
@@ -61,7 +61,7 @@ class ResourceQuerySet(models.QuerySet):
         )
 
     def with_recommending_questions(self):
-        """Each resource's published recommending questions, in order, in one extra query."""
+        """Each resource's published recommending questions, in order, prefetched as ``published_links``."""
         links = Recommendation.objects.filter(question__is_published=True).select_related("question")
         return self.prefetch_related(Prefetch("recommendations", queryset=links, to_attr="published_links"))
 

@@ -7,27 +7,25 @@ is never shown to the visitor.
 
 import logging
 
-from django.http import HttpResponseServerError, JsonResponse
+from django.http import HttpResponseServerError
 from django.template import loader
 from django.views import defaults
+
+from config.jsonapi import json_error, wants_json
 
 logger = logging.getLogger(__name__)
 
 
-def _wants_json(request) -> bool:
-    return request.path.startswith("/api/")
-
-
 def page_not_found(request, exception):
-    if _wants_json(request):
-        return JsonResponse({"error": "not found"}, status=404)
+    if wants_json(request):
+        return json_error("not found", 404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request):
     request_id = getattr(request, "request_id", "")
-    if _wants_json(request):
-        return JsonResponse({"error": "internal error", "request_id": request_id}, status=500)
+    if wants_json(request):
+        return json_error("internal error", 500, request_id=request_id)
     try:
         body = loader.render_to_string("500.html", {"request_id": request_id})
     except Exception:

@@ -44,8 +44,7 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
     return int(count), int(number) * _RATE_UNITS[unit]
 
 
-ZHIKU_ENV = os.environ.get("DJANGO_ENV", "local").strip().lower()
-PRODUCTION = ZHIKU_ENV == "production"
+PRODUCTION = os.environ.get("DJANGO_ENV", "local").strip().lower() == "production"
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
@@ -122,6 +121,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
             ],
+            "libraries": {"site": "config.templatetags"},
         },
     },
 ]
@@ -136,8 +136,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # BEGIN so concurrent gunicorn workers queue on busy_timeout instead of
     # failing with "database is locked" when a read transaction upgrades.
     # Connections are kept (CONN_MAX_AGE from above, one per gunicorn thread):
-    # opening a file and running the PRAGMAs on every request cost a cached
-    # question page about a third of its throughput (docs/performance.md).
+    # opening a file and running the PRAGMAs on every request is a large share
+    # of a cached page's cost (docs/performance.md).
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -286,7 +286,6 @@ LOGGING = logging_config(os.environ.get("DJANGO_LOG_LEVEL", "INFO").upper())
 
 # --- Zhiku ----------------------------------------------------------------------------------
 
-ZHIKU_SITE_NAME = "知库"
 ZHIKU_RATELIMIT = env_bool("ZHIKU_RATELIMIT", True)
 # scope -> (requests, seconds); ZHIKU_RATELIMIT_SEARCH=60/m etc. override each one.
 ZHIKU_RATELIMITS = {

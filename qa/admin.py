@@ -1,70 +1,11 @@
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import JsonResponse
-from django.urls import path, reverse
-from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
 
-from qa.markdown import render_markdown
+from config.admin import MarkdownPreviewMixin
 from qa.models import Question, RelatedQuestion, Tag
-
-# Longer than any real answer; stops a preview request from rendering megabytes.
-PREVIEW_MAX_CHARS = 200_000
-
-
-class MarkdownPreviewMixin:
-    """A live preview beside each Markdown field named in ``markdown_fields``.
-
-    The browser posts the text to a staff-only, CSRF-protected endpoint inside
-    this admin, which answers with the same sanitised HTML the site stores on
-    save; static/js/admin-preview.js shows it (no inline script: the CSP forbids it).
-    """
-
-    markdown_fields: tuple[str, ...] = ()
-
-    @property
-    def media(self):
-        return super().media + forms.Media(
-            js=["js/admin-preview.js"],
-            css={"all": ["css/pygments.css", "css/admin-preview.css"]},
-        )
-
-    def _preview_url_name(self) -> str:
-        return f"{self.opts.app_label}_{self.opts.model_name}_markdown_preview"
-
-    def get_urls(self):
-        preview = path(
-            "markdown-preview/",
-            self.admin_site.admin_view(self.markdown_preview),
-            name=self._preview_url_name(),
-        )
-        return [preview, *super().get_urls()]
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if field is not None and db_field.name in self.markdown_fields:
-            field.widget.attrs.update(
-                {
-                    "data-markdown-preview": reverse(f"{self.admin_site.name}:{self._preview_url_name()}"),
-                    "data-preview-label": _("Preview"),
-                    "data-preview-error": _("The preview could not be loaded."),
-                }
-            )
-        return field
-
-    @method_decorator(require_POST)
-    def markdown_preview(self, request):
-        """``{"html": ...}``: the field's Markdown as the site will render it."""
-        if not (self.has_add_permission(request) or self.has_change_permission(request)):
-            raise PermissionDenied
-        text = request.POST.get("text", "")
-        if len(text) > PREVIEW_MAX_CHARS:
-            return JsonResponse({"error": str(_("The text is too long to preview."))}, status=413)
-        return JsonResponse({"html": render_markdown(text)})
+from resources.models import Recommendation
 
 
 @admin.register(Tag)
@@ -89,6 +30,18 @@ class RelatedQuestionInline(admin.TabularInline):
     ordering = ["position", "id"]
 
 
+class RecommendedResourceInline(admin.TabularInline):
+    """The resources a question recommends, in order; resources.admin edits the same links
+    from the resource's side."""
+
+    model = Recommendation
+    autocomplete_fields = ["resource"]
+    extra = 1
+    ordering = ["position", "id"]
+    verbose_name = _("recommended resource")
+    verbose_name_plural = _("recommended resources")
+
+
 @admin.register(Question)
 class QuestionAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
     markdown_fields = ("body", "answer")
@@ -98,7 +51,7 @@ class QuestionAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
     date_hierarchy = "created"
     filter_horizontal = ["tags"]
     readonly_fields = ["views", "updated"]
-    inlines = [RelatedQuestionInline]
+    inlines = [RelatedQuestionInline, RecommendedResourceInline]
     actions = ["publish", "unpublish"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "key", "tags", "is_published", "created"]}),

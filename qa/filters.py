@@ -1,17 +1,16 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from config.filters import SortFilter
 from qa.models import Question, Tag
 
 
 class QuestionFilter(django_filters.FilterSet):
     """Filters of /questions/ and /api/questions/: ``tag`` (slug or name) and ``sort``."""
 
-    SORT_CHOICES = [("new", _("Newest")), ("views", _("Most viewed")), ("updated", _("Recently updated"))]
-
     tag = django_filters.CharFilter(method="filter_tag", label=_("Tag"))
-    sort = django_filters.ChoiceFilter(
-        choices=SORT_CHOICES, method="filter_sort", label=_("Sort"), empty_label=None
+    sort = SortFilter(
+        choices=[("new", _("Newest")), ("views", _("Most viewed")), ("updated", _("Recently updated"))]
     )
 
     class Meta:
@@ -22,14 +21,9 @@ class QuestionFilter(django_filters.FilterSet):
         tag = Tag.objects.filter(slug=value).first() or Tag.objects.filter(name__iexact=value).first()
         return queryset.filter(tags=tag) if tag else queryset.none()
 
-    def filter_sort(self, queryset, name, value):
-        return queryset
-
     def filter_queryset(self, queryset):
         if "tag" in self.form.errors:
             # A tag the form refuses (e.g. one with a NUL) names no tag: nothing
             # matches, as for an unknown tag, rather than the filter vanishing.
             return queryset.none()
-        queryset = super().filter_queryset(queryset)
-        # An unknown or missing sort falls back to newest instead of erroring.
-        return queryset.sorted_by(self.form.cleaned_data.get("sort") or "new")
+        return super().filter_queryset(queryset)

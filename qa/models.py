@@ -43,7 +43,7 @@ class QuestionQuerySet(models.QuerySet):
         return self.filter(is_published=True)
 
     def for_listing(self):
-        """Published questions with their tags loaded in one extra query."""
+        """Published questions with their tags prefetched."""
         return self.published().prefetch_related("tags")
 
     def related_to(self, question, limit: int = 5) -> list["Question"]:
@@ -54,8 +54,7 @@ class QuestionQuerySet(models.QuerySet):
 
         Each returned question carries ``shared_tags`` (tags it has in common
         with ``question``) and ``shared_words``, to say why it is related.
-        A fixed number of queries whatever ``limit`` is, and no similarity
-        lookup at all when curated ones fill it."""
+        No similarity lookup at all when curated ones fill it."""
         from qa.related import similar_to
 
         links = RelatedQuestion.objects.filter(from_question=question, to_question__is_published=True)

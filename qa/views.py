@@ -10,16 +10,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
-from django.views.generic import ListView
+from django_filters.views import FilterView
 
+from config.ratelimit import ratelimit
 from qa import pagecache
 from qa.counting import RecentViews, is_countable
 from qa.filters import QuestionFilter
 from qa.markdown import plain_text
 from qa.models import Question, Tag
-from qa.ratelimit import ratelimit
 from qa.search import search_request
-from resources.models import Resource
+from resources.models import LATEST_RESOURCES, Resource
 
 # JSON inside <script type="application/ld+json"> must not be able to close the tag.
 _JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
@@ -32,24 +32,20 @@ def home(request):
         "latest": published.sorted_by("new")[:10],
         "popular": published.sorted_by("views")[:10],
         "tags": Tag.objects.filter(questions__is_published=True).distinct()[:40],
+        "latest_resources": Resource.objects.newest(),
     }
     return render(request, "qa/home.html", context)
 
 
-class QuestionListView(ListView):
+class QuestionListView(FilterView):
     template_name = "qa/question_list.html"
     context_object_name = "questions"
+    filterset_class = QuestionFilter
     paginate_by = settings.ZHIKU_PAGE_SIZE
+    strict = False  # a refused filter value narrows nothing rather than emptying the list
 
     def get_queryset(self):
-        self.filterset = QuestionFilter(self.request.GET, queryset=Question.objects.for_listing())
-        return self.filterset.qs
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["filter"] = self.filterset
-        context["query_without_page"] = _query_without_page(self.request)
-        return context
+        return Question.objects.for_listing()
 
 
 class TagView(QuestionListView):
@@ -57,10 +53,7 @@ class TagView(QuestionListView):
 
     def get_queryset(self):
         self.tag = get_object_or_404(Tag, slug=self.kwargs["slug"])
-        self.filterset = QuestionFilter(
-            self.request.GET, queryset=Question.objects.for_listing().filter(tags=self.tag)
-        )
-        return self.filterset.qs
+        return super().get_queryset().filter(tags=self.tag)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(tag=self.tag, **kwargs)
@@ -87,7 +80,7 @@ def question_detail(request, pk, slug=None):
     html = pagecache.cached_page(request, state)
     if html is None:
         question, related = Question.objects.with_related(pk, version=state.version)
-        recommended, latest = Resource.objects.for_question_page(question)
+        recommended, latest = _question_page_resources(question)
         context = {
             "question": question,
             "tags": list(question.tags.all()),
@@ -119,9 +112,19 @@ def search(request):
         "page_obj": page,
         "paginator": page.paginator,
         "results": page.object_list,
-        "query_without_page": _query_without_page(request),
     }
     return render(request, "qa/search.html", context)
+
+
+def _question_page_resources(question) -> tuple[list, list]:
+    """The resources ``question`` recommends, in order, and the latest resources, fetched together."""
+    rows = list(Resource.objects.for_question_page(question))
+    recommended = sorted(
+        (r for r in rows if r.link_id is not None), key=lambda r: (r.link_position, r.link_id)
+    )
+    # The rows hold all of the newest, so the newest among them are those.
+    latest = sorted(rows, key=lambda r: (r.created, r.pk), reverse=True)[:LATEST_RESOURCES]
+    return recommended, latest
 
 
 def _qa_page_json_ld(request, question):
@@ -149,16 +152,10 @@ def _qa_page_json_ld(request, question):
     return mark_safe(text)  # noqa: S308 - escaped above so it cannot close the script tag
 
 
-def _query_without_page(request):
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
-
-
 @require_safe
 @cache_control(max_age=86400, public=True)
 def robots_txt(request):
-    sitemap = request.build_absolute_uri("/sitemap.xml")
+    sitemap = request.build_absolute_uri(reverse("sitemap"))
     lines = [
         "User-agent: *",
         "Disallow: /admin/",

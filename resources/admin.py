@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from qa.admin import MarkdownPreviewMixin, QuestionAdmin
+from config.admin import MarkdownPreviewMixin
 from resources.forms import ResourceAdminForm
 from resources.models import Recommendation, Resource
 
@@ -16,22 +16,6 @@ class RecommendationInline(admin.TabularInline):
     ordering = ["position", "id"]
     verbose_name = _("recommending question")
     verbose_name_plural = _("questions that recommend this resource")
-
-
-class QuestionResourceInline(admin.TabularInline):
-    """The same links seen from the question: the resources it recommends."""
-
-    model = Recommendation
-    autocomplete_fields = ["resource"]
-    extra = 1
-    ordering = ["position", "id"]
-    verbose_name = _("recommended resource")
-    verbose_name_plural = _("recommended resources")
-
-
-# The question admin belongs to qa, which does not know about resources; the
-# dependency runs from resources to qa, so the inline is attached from here.
-QuestionAdmin.inlines = [*QuestionAdmin.inlines, QuestionResourceInline]
 
 
 @admin.register(Resource)

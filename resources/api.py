@@ -1,13 +1,19 @@
-"""Read-only JSON API for resources (SPEC §9)."""
+"""JSON API of resources: the read-only list and detail (SPEC §9) and the image tool (SPEC §8)."""
 
-from django.http import JsonResponse
+from django.http import HttpResponse
 from django.urls import path
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from config import converters  # noqa: F401  (registers <id:...>)
-from qa.api import json_error, paginated
+from config.jsonapi import json_error, json_response, paginated
+from config.ratelimit import ratelimit
+from resources.downloads import attachment_header
 from resources.filters import ResourceFilter
 from resources.models import Resource
+from resources.tools import RefusedUpload, check_request_size, run_tool
 
 app_name = "resources-api"
 
@@ -46,10 +52,30 @@ def resource_detail(request, pk):
             for q in (link.question for link in resource.published_links)
         ],
     )
-    return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+    return json_response(data)
+
+
+@csrf_exempt  # a stateless transformation for scripts; there is no session state to forge
+@never_cache
+@ratelimit("invert")
+def invert(request):
+    """``POST /api/tools/invert/``: multipart ``image`` and ``mode``; answers the image or ``{"error"}``."""
+    if request.method != "POST":
+        response = json_error(_("Use POST with multipart/form-data fields “image” and “mode”."), 405)
+        response["Allow"] = "POST"
+        return response
+    try:
+        check_request_size(request)
+        result = run_tool(request)[1]
+    except RefusedUpload as exc:
+        return json_error(exc.message, exc.status)
+    response = HttpResponse(result.data, content_type=result.content_type)
+    response["Content-Disposition"] = attachment_header(result.filename)
+    return response
 
 
 urlpatterns = [
     path("resources/", resource_list, name="resources"),
     path("resources/<id:pk>/", resource_detail, name="resource"),
+    path("tools/invert/", invert, name="invert"),
 ]

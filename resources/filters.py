@@ -1,18 +1,15 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from config.filters import SortFilter
 from resources.models import Resource
 
 
 class ResourceFilter(django_filters.FilterSet):
     """Filters of /resources/ and /api/resources/: ``type`` (file extension) and ``sort``."""
 
-    SORT_CHOICES = [("new", _("Newest")), ("downloads", _("Most downloaded"))]
-
     type = django_filters.CharFilter(method="filter_type", label=_("Type"))
-    sort = django_filters.ChoiceFilter(
-        choices=SORT_CHOICES, method="filter_sort", label=_("Sort"), empty_label=None
-    )
+    sort = SortFilter(choices=[("new", _("Newest")), ("downloads", _("Most downloaded"))])
 
     class Meta:
         model = Resource
@@ -20,11 +17,3 @@ class ResourceFilter(django_filters.FilterSet):
 
     def filter_type(self, queryset, name, value):
         return queryset.filter(file_type=value.strip().lstrip(".").lower())
-
-    def filter_sort(self, queryset, name, value):
-        return queryset
-
-    def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
-        # An unknown or missing sort falls back to newest instead of erroring.
-        return queryset.sorted_by(self.form.cleaned_data.get("sort") or "new")

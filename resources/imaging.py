@@ -14,7 +14,6 @@ import io
 import itertools
 import logging
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import PureWindowsPath
 
@@ -30,15 +29,10 @@ MAX_TOTAL_PIXELS = 100_000_000
 MAX_FRAMES = 1000
 
 MODES = ("gray", "color")
-# zlib level for PNG output. On a noisy 12-megapixel picture, Pillow's default (6)
-# takes about four times as long as 3 for under a tenth less size; a web tool
-# answering within a request's time budget wants the faster one.
+# zlib level for PNG output. Pillow's default (6) buys little size on photos for
+# much more time, and a web tool answers within a request's time budget
+# (docs/performance.md has the measurement).
 PNG_COMPRESS_LEVEL = 3
-
-# Pillow's own bomb guard uses the same limit; its warning (between one and two
-# times the limit) is raised as an error, as the error above two times already is.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-warnings.simplefilter("error", Image.DecompressionBombWarning)
 
 # The decoders we agree to run. Pillow knows dozens more (EPS would even start
 # Ghostscript); each one is attack surface that a photo tool does not need.
@@ -176,6 +170,9 @@ def invert_image(data: bytes, mode: str = "gray", *, filename: str = "image") ->
         with Image.open(io.BytesIO(data), formats=INPUT_FORMATS) as source:
             source_format = source.format
             output_format = output_format_for(source_format)
+            # Before anything reads metadata: a PNG's EXIF may sit after the
+            # pixel data, and reading it decodes the image.
+            _checked_size(source)
             orientation = _orientation(source)
             icc_profile = source.info.get("icc_profile")
             multi = source_format in MULTI_FRAME_FORMATS
@@ -280,16 +277,7 @@ def _inverted_frames(source: Image.Image, mode: str, *, multi: bool):
                 raise ImageTooLarge(
                     gettext_noop("The animation has more than %(limit)d frames."), limit=MAX_FRAMES
                 )
-        width, height = source.size
-        if width <= 0 or height <= 0:
-            raise InvalidImage(gettext_noop("The image has no pixels."))
-        if width * height > MAX_PIXELS:
-            raise ImageTooLarge(
-                gettext_noop("The image is %(width)d×%(height)d pixels; the limit is %(limit)d megapixels."),
-                width=width,
-                height=height,
-                limit=MAX_PIXELS // 1_000_000,
-            )
+        width, height = _checked_size(source)
         total_pixels += width * height
         if total_pixels > MAX_TOTAL_PIXELS:
             raise ImageTooLarge(
@@ -300,6 +288,21 @@ def _inverted_frames(source: Image.Image, mode: str, *, multi: bool):
         frames.append(invert_frame(source, mode))
         durations.append(source.info.get("duration"))
     return frames, durations, source.info.get("loop")
+
+
+def _checked_size(source: Image.Image) -> tuple[int, int]:
+    """The current frame's size from its header, refused if it has no pixels or too many."""
+    width, height = source.size
+    if width <= 0 or height <= 0:
+        raise InvalidImage(gettext_noop("The image has no pixels."))
+    if width * height > MAX_PIXELS:
+        raise ImageTooLarge(
+            gettext_noop("The image is %(width)d×%(height)d pixels; the limit is %(limit)d megapixels."),
+            width=width,
+            height=height,
+            limit=MAX_PIXELS // 1_000_000,
+        )
+    return width, height
 
 
 def _orientation(source: Image.Image) -> int:

@@ -26,6 +26,10 @@ def file_type_of(filename: str) -> str:
     return PurePath(filename).suffix.lower().lstrip(".")[:10]
 
 
+# How many resources a "latest resources" panel lists.
+LATEST_RESOURCES = 5
+
+
 class ResourceQuerySet(models.QuerySet):
     def published(self):
         return self.filter(is_published=True)
@@ -38,28 +42,26 @@ class ResourceQuerySet(models.QuerySet):
             .order_by("recommendations__position", "recommendations__id")
         )
 
-    def for_question_page(self, question, *, latest: int = 5) -> tuple[list["Resource"], list["Resource"]]:
-        """What ``recommended_by(question)`` gives and the ``latest`` newest
-        published resources (the sidebar), in one query."""
-        newest = self.published().sorted_by("new").values("pk")[:latest]
-        rows = list(
+    def newest(self, limit: int = LATEST_RESOURCES):
+        """The ``limit`` newest published resources: the "latest resources" panel of every page."""
+        return self.published().sorted_by("new")[:limit]
+
+    def for_question_page(self, question, *, latest: int = LATEST_RESOURCES):
+        """What ``recommended_by(question)`` gives together with ``newest(latest)``, as one QuerySet.
+
+        Each row carries ``link_position`` and ``link_id``, both None for a
+        resource the question does not recommend."""
+        return (
             self.published()
             .annotate(
                 link=FilteredRelation("recommendations", condition=Q(recommendations__question=question))
             )
             .annotate(link_position=F("link__position"), link_id=F("link__id"))
-            .filter(Q(link_id__isnull=False) | Q(pk__in=newest))
+            .filter(Q(link_id__isnull=False) | Q(pk__in=self.newest(latest).values("pk")))
         )
-        recommended = sorted(
-            (r for r in rows if r.link_id is not None), key=lambda r: (r.link_position, r.link_id)
-        )
-        # The rows hold every one of the newest, so the newest among them are
-        # those; sorted as sorted_by("new") does.
-        by_age = sorted(rows, key=lambda r: (r.created, r.pk), reverse=True)
-        return recommended, by_age[:latest]
 
     def with_recommending_questions(self):
-        """Each resource's published recommending questions, in order, in one extra query."""
+        """Each resource's published recommending questions, in order, prefetched as ``published_links``."""
         links = Recommendation.objects.filter(question__is_published=True).select_related("question")
         return self.prefetch_related(Prefetch("recommendations", queryset=links, to_attr="published_links"))
 

@@ -1,6 +1,6 @@
-"""The image inversion tool over HTTP (SPEC §8): an HTML page and a JSON-erroring API.
+"""The image inversion tool's page (SPEC §8) and what it shares with the API (resources.api).
 
-Both views run :func:`resources.imaging.invert_image`. The request size is
+Both run :func:`resources.imaging.invert_image`. The request size is
 checked from ``Content-Length`` before a byte of the body is read, and the
 upload is kept in memory by our own upload handler, so an oversized POST is
 refused at once and nothing is ever written to disk.
@@ -11,7 +11,6 @@ import base64
 from django import forms
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import MemoryFileUploadHandler
-from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -19,9 +18,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from qa.ratelimit import hit, ratelimit
+from config.ratelimit import hit
 from resources import imaging
-from resources.downloads import attachment_header
 
 # Room for the multipart boundaries, part headers, the mode and the CSRF token.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -102,7 +100,7 @@ def run_tool(request) -> tuple[InvertForm, imaging.InvertedImage, bytes]:
     return form, result, original
 
 
-def _check_request_size(request) -> None:
+def check_request_size(request) -> None:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -126,7 +124,7 @@ def invert_page(request):
             response["Retry-After"] = str(retry_after)
             return response
         try:
-            _check_request_size(request)
+            check_request_size(request)
         except RefusedUpload as exc:
             return _render_page(request, InvertForm(), error=exc.message, status=exc.status)
     return _invert_page(request)
@@ -158,31 +156,8 @@ def _invert_page(request):
     return _render_page(request, InvertForm(initial={"mode": form.cleaned_data["mode"] or "gray"}), **context)
 
 
-@csrf_exempt  # a stateless transformation for scripts; there is no session state to forge
-@never_cache
-@ratelimit("invert")
-def invert_api(request):
-    """``POST /api/tools/invert/``: multipart ``image`` and ``mode``; answers the image or ``{"error"}``."""
-    if request.method != "POST":
-        response = _json_error(_("Use POST with multipart/form-data fields “image” and “mode”."), 405)
-        response["Allow"] = "POST"
-        return response
-    try:
-        _check_request_size(request)
-        result = run_tool(request)[1]
-    except RefusedUpload as exc:
-        return _json_error(exc.message, exc.status)
-    response = HttpResponse(result.data, content_type=result.content_type)
-    response["Content-Disposition"] = attachment_header(result.filename)
-    return response
-
-
 def _render_page(request, form, *, error=None, status=200, **context):
     return render(request, "resources/invert.html", {"form": form, "error": error, **context}, status=status)
-
-
-def _json_error(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status, json_dumps_params={"ensure_ascii": False})
 
 
 def _data_url(data: bytes, content_type: str) -> str:

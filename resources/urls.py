@@ -11,5 +11,4 @@ urlpatterns = [
     path("resources/<id:pk>/download/", views.download, name="download"),
     path("resources/<id:pk>/<str:slug>/", views.resource_detail, name="detail"),
     path("tools/invert/", tools.invert_page, name="invert"),
-    path("api/tools/invert/", tools.invert_api, name="invert-api"),
 ]

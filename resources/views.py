@@ -8,10 +8,10 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
-from django.views.generic import ListView
+from django_filters.views import FilterView
 
+from config.ratelimit import ratelimit
 from qa.counting import is_countable
-from qa.ratelimit import ratelimit
 from resources.downloads import (
     RangeNotSatisfiable,
     attachment_header,
@@ -23,29 +23,19 @@ from resources.filters import ResourceFilter
 from resources.models import Resource
 
 
-class ResourceListView(ListView):
+class ResourceListView(FilterView):
     template_name = "resources/resource_list.html"
     context_object_name = "resources"
+    filterset_class = ResourceFilter
     paginate_by = settings.ZHIKU_PAGE_SIZE
+    strict = False  # a refused filter value narrows nothing rather than emptying the list
 
     def get_queryset(self):
-        self.filterset = ResourceFilter(self.request.GET, queryset=Resource.objects.published())
-        return self.filterset.qs
+        return Resource.objects.published()
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        params = self.request.GET.copy()
-        params.pop("page", None)
-        context["filter"] = self.filterset
-        context["query_without_page"] = params.urlencode()
-        context["types"] = (
-            Resource.objects.published()
-            .exclude(file_type="")
-            .order_by("file_type")
-            .values_list("file_type", flat=True)
-            .distinct()
-        )
-        return context
+        types = Resource.objects.published().exclude(file_type="").order_by("file_type")
+        return super().get_context_data(types=types.values_list("file_type", flat=True).distinct(), **kwargs)
 
 
 @require_safe
@@ -54,7 +44,8 @@ def resource_detail(request, pk, slug=None):
     if slug != resource.slug:
         return HttpResponsePermanentRedirect(resource.get_absolute_url())
     questions = [link.question for link in resource.published_links]
-    return render(request, "resources/resource_detail.html", {"resource": resource, "questions": questions})
+    context = {"resource": resource, "questions": questions, "latest_resources": Resource.objects.newest()}
+    return render(request, "resources/resource_detail.html", context)
 
 
 @require_safe

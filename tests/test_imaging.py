@@ -469,7 +469,7 @@ def test_truncated_images_are_refused(fmt):
     assert_refused(data[: len(data) // 2], 400)
 
 
-@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")  # as resources.imaging sets it
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")  # as `python -W error` would
 def test_header_over_forty_megapixels_is_refused_without_decoding():
     message = assert_refused(png_with_size(8000, 6000), 413)
     assert "40 megapixels" in message
@@ -519,9 +519,26 @@ def test_real_decompression_bomb_is_refused_in_bounded_memory():
     assert int(grown_kib) < 40 * 1024
 
 
-@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")  # as resources.imaging sets it
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")  # as `python -W error` would
 def test_bomb_between_one_and_two_times_the_limit_is_refused():
     assert_refused(png_bomb(7000, 7000), 413)
+
+
+def test_importing_the_tool_changes_no_process_wide_pillow_setting():
+    script = textwrap.dedent(
+        """
+        import warnings
+        from PIL import Image
+        before = (Image.MAX_IMAGE_PIXELS, list(warnings.filters))
+        import resources.imaging
+        print(before == (Image.MAX_IMAGE_PIXELS, list(warnings.filters)))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, env=env, timeout=60, check=True
+    )
+    assert child.stdout.decode().strip() == "True"
 
 
 def gif_with_frames(count: int, size=(1, 1)) -> bytes:

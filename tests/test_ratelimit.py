@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
 
-from qa import ratelimit
+from config import ratelimit
 from resources.models import Resource
 
 pytestmark = pytest.mark.django_db
@@ -180,7 +180,7 @@ def png_bytes() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("name", ["resources:invert", "resources:invert-api"])
+@pytest.mark.parametrize("name", ["resources:invert", "resources-api:invert"])
 def test_image_tool_is_rate_limited(client, limits, clock, name):
     url = url_or_skip(name)
 

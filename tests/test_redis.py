@@ -13,7 +13,7 @@ import redis
 from django.core.cache import cache
 from django.test import RequestFactory
 
-from qa import ratelimit
+from config import ratelimit
 from tests.conftest import run_django
 
 REDIS_URL = os.environ.get("ZHIKU_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -79,7 +79,7 @@ def test_counters_are_shared_between_processes(redis_cache):
 import django
 django.setup()
 from django.test import RequestFactory
-from qa import ratelimit
+from config import ratelimit
 for _ in range(3):
     assert ratelimit.hit(RequestFactory().get("/search/", REMOTE_ADDR="203.0.113.50"), "search") is None
 """

@@ -16,12 +16,10 @@
   var status = form.querySelector("[data-invert-status]");
   var submit = form.querySelector("button[type=submit]");
   var result = document.querySelector("[data-invert-result]");
-  var original = document.querySelector("[data-invert-original]");
-  var output = document.querySelector("[data-invert-output]");
   var download = document.querySelector("[data-invert-download]");
   var size = document.querySelector("[data-invert-size]");
-  var originalFigure = original.parentNode;
-  var outputFigure = output.parentNode;
+  var originalFigure = document.querySelector("[data-invert-figure=original]");
+  var outputFigure = document.querySelector("[data-invert-figure=output]");
   var lang = document.documentElement.lang || "";
   var chinese = lang.indexOf("zh") === 0;
   var MAX_BYTES = 10 * 1024 * 1024;
@@ -39,6 +37,40 @@
     return urls[kind];
   }
 
+  function watch(img, figure) {
+    // A file the browser cannot show (TIFF, or no picture at all) gets no broken-image icon.
+    img.addEventListener("error", function () {
+      figure.hidden = true;
+    });
+    if (figure === originalFigure) {
+      // The section appears once the browser has shown the chosen picture.
+      img.addEventListener("load", function () {
+        result.hidden = false;
+      });
+    }
+  }
+
+  // The figure's <img>, added on first use: an <img> needs a src, so the page
+  // has none until there is a picture to show.
+  function picture(figure, name) {
+    var img = figure.querySelector("img");
+    if (!img) {
+      img = document.createElement("img");
+      img.alt = figure.getAttribute("data-alt");
+      img.setAttribute("data-invert-" + name, "");
+      watch(img, figure);
+      figure.insertBefore(img, figure.firstChild);
+    }
+    return img;
+  }
+
+  [originalFigure, outputFigure].forEach(function (figure) {
+    var img = figure.querySelector("img");
+    if (img) {
+      watch(img, figure);
+    }
+  });
+
   function showError(message) {
     errorBox.textContent = message;
     errorBox.hidden = !message;
@@ -51,7 +83,10 @@
   }
 
   function clearOutput() {
-    output.removeAttribute("src");
+    var output = outputFigure.querySelector("img");
+    if (output) {
+      outputFigure.removeChild(output);
+    }
     outputFigure.hidden = true;
     download.removeAttribute("href");
     download.removeAttribute("download");
@@ -75,20 +110,9 @@
     // The section appears once the browser has shown the picture (see "load" below).
     result.hidden = true;
     originalFigure.hidden = false;
-    original.src = replaceUrl("original", file);
+    picture(originalFigure, "original").src = replaceUrl("original", file);
     status.textContent = file.name;
   }
-
-  original.addEventListener("load", function () {
-    result.hidden = false;
-  });
-  // A file the browser cannot show (TIFF, or no picture at all) gets no broken-image icon.
-  original.addEventListener("error", function () {
-    originalFigure.hidden = true;
-  });
-  output.addEventListener("error", function () {
-    outputFigure.hidden = true;
-  });
 
   // RFC 6266: prefer filename*=UTF-8''..., fall back to filename="...".
   function filenameFrom(header) {
@@ -109,7 +133,7 @@
     var name = filenameFrom(xhr.getResponseHeader("Content-Disposition"));
     var url = replaceUrl("output", blob);
     outputFigure.hidden = false;
-    output.src = url;
+    picture(outputFigure, "output").src = url;
     download.hidden = false;
     download.href = url;
     download.setAttribute("download", name);

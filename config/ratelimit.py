@@ -17,9 +17,11 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+
+from config.jsonapi import json_error, wants_json
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +95,8 @@ def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
     message = _("Too many requests. Please wait %(seconds)d seconds and try again.") % {
         "seconds": retry_after
     }
-    if request.path.startswith("/api/"):
-        response = JsonResponse({"error": message}, status=429, json_dumps_params={"ensure_ascii": False})
+    if wants_json(request):
+        response = json_error(message, 429)
     else:
         response = render(request, "429.html", {"message": message}, status=429)
     response["Retry-After"] = str(retry_after)

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import path
 
-from config.settings import env_rate
+from config.settings import env_bool, env_int, env_rate
 from tests.conftest import run_django
 
 
@@ -74,6 +74,65 @@ def test_a_bad_limit_stops_startup_with_its_name():
     result = run_django("", env={"ZHIKU_RATELIMIT_DOWNLOAD": "lots"}, args=("check",))
     assert result.returncode != 0
     assert "ZHIKU_RATELIMIT_DOWNLOAD='lots'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("Yes", True),
+        (" on ", True),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("OFF", False),
+        ("", None),
+    ],
+)
+def test_boolean_variables_accept_the_usual_spellings(monkeypatch, text, expected):
+    monkeypatch.setenv("ZHIKU_TEST_FLAG", text)
+    assert env_bool("ZHIKU_TEST_FLAG", None) is expected
+
+
+@pytest.mark.parametrize("text", ["flase", "ture", "2", "enabled", "y", "nope"])
+def test_a_misspelt_boolean_is_refused_with_its_name(monkeypatch, text):
+    monkeypatch.setenv("ZHIKU_TEST_FLAG", text)
+    with pytest.raises(ImproperlyConfigured, match=f"ZHIKU_TEST_FLAG='{text}'"):
+        env_bool("ZHIKU_TEST_FLAG", True)
+
+
+@pytest.mark.parametrize("name", ["DJANGO_SSL_REDIRECT", "DJANGO_DEBUG", "ZHIKU_RATELIMIT"])
+def test_a_boolean_typo_stops_startup_naming_the_variable(name):
+    """Even outside production, so the typo is found before it is deployed."""
+    result = run_django("", env={name: "flase"}, args=("check",))
+    assert result.returncode != 0
+    assert f"{name}='flase'" in result.stderr
+
+
+@pytest.mark.parametrize("text", ["many", "-1", "2.5", "0"])
+def test_a_bad_number_is_refused_with_its_name(monkeypatch, text):
+    monkeypatch.setenv("ZHIKU_TEST_NUMBER", text)
+    with pytest.raises(ImproperlyConfigured, match="ZHIKU_TEST_NUMBER"):
+        env_int("ZHIKU_TEST_NUMBER", 3, minimum=1)
+
+
+def test_the_download_cap_defaults_to_half_the_gunicorn_threads():
+    show = "import django; from django.conf import settings; django.setup()\n"
+    show += "print(settings.ZHIKU_MAX_DOWNLOADS_PER_WORKER)"
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings", "GUNICORN_THREADS": "4"}
+    assert run_django(show, env=env).stdout.strip() == "2"
+    assert run_django(show, env={**env, "GUNICORN_THREADS": "16"}).stdout.strip() == "8"
+    assert run_django(show, env={**env, "GUNICORN_THREADS": "1"}).stdout.strip() == "1"
+    assert run_django(show, env={**env, "ZHIKU_MAX_DOWNLOADS_PER_WORKER": "5"}).stdout.strip() == "5"
+
+
+def test_an_accel_redirect_prefix_must_be_a_path():
+    result = run_django("", env={"ZHIKU_ACCEL_REDIRECT": "protected"}, args=("check",))
+    assert result.returncode != 0
+    assert "ZHIKU_ACCEL_REDIRECT='protected'" in result.stderr
 
 
 def test_zero_setup_uses_local_memory_and_passes_checks():

@@ -81,9 +81,12 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
-def _free_download_slots(monkeypatch, settings):
+def _free_download_slots(_fresh_cache, monkeypatch, settings):
     """No download slot is ever short outside tests/test_download_slots.py: the test
-    client never closes a streamed response nobody read, which a real server always does."""
+    client never closes a streamed response nobody read, which a real server always does.
+
+    After ``_fresh_cache``, so the cache is cleared before a test's own settings are undone.
+    """
     from resources import downloads, views
 
     monkeypatch.setattr(views, "TRANSFERS", downloads.TransferSlots())

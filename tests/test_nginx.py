@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from django.core.files.base import ContentFile
 
-from bench.server import Gunicorn, free_port
+from bench.server import Gunicorn, bench_environment, free_port
 from config.nginx import Nginx, nginx_binary, wait_for
 from resources.models import Resource
 from tests.conftest import ROOT, run_django
@@ -43,22 +43,20 @@ class Stack:
 
 
 def app_environment(tmp: Path) -> dict:
+    """The benchmarks' environment on the test database, with rate limits on."""
     from django.db import connection
 
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ZHIKU_", "REDIS_"))}
-    return {
-        **clean,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
-        "MEDIA_ROOT": str(tmp / "media"),
-        "DJANGO_STATIC_ROOT": str(tmp / "static"),
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_THREADS": "4",
-        "ZHIKU_TRUSTED_PROXIES": "1",
-        "ZHIKU_RATELIMIT_SEARCH": "3/m",
-        "ZHIKU_RATELIMIT_DOWNLOAD": "1000/m",
-    }
+    env = bench_environment(tmp, f"sqlite:///{connection.settings_dict['NAME']}")
+    env.update(
+        GUNICORN_WORKERS="2",
+        GUNICORN_THREADS="4",
+        ZHIKU_RATELIMIT="on",
+        ZHIKU_TRUSTED_PROXIES="1",
+        ZHIKU_RATELIMIT_SEARCH="3/m",
+        ZHIKU_RATELIMIT_DOWNLOAD="1000/m",
+    )
+    env.pop("ZHIKU_MAX_DOWNLOADS_PER_WORKER", None)
+    return env
 
 
 @pytest.fixture(scope="module")

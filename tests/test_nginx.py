@@ -258,12 +258,15 @@ def test_an_upload_within_the_limit_reaches_django(stack):
 
 
 def test_a_forged_forwarded_for_does_not_dodge_rate_limits(stack):
+    """Seven "different" clients against 3 searches a minute in each of the 2 worker
+    processes (local-memory counters): at least one is refused, because every one of
+    them was 127.0.0.1, the address nginx appended. Trusted, the header would let all pass."""
     statuses = [
         request(stack.port, "GET", "/search/?q=python", {"X-Forwarded-For": f"198.51.100.{n}"})[0]
-        for n in range(5)
+        for n in range(7)
     ]
-    assert statuses[:3] == [200, 200, 200]
-    assert statuses[3:] == [429, 429]  # all of them were 127.0.0.1, the address nginx appended
+    assert set(statuses) == {200, 429}
+    assert statuses.count(200) <= 2 * 3
 
 
 def test_the_client_address_nginx_appends_is_the_one_logged(stack, django_user_model):

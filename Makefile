@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO := qa/demo/demo.json
 
-.PHONY: run test test-postgres test-browser lint format bench loadtest venv venv-dev migrate static demo clean pygments-css messages
+.PHONY: run serve-nginx test test-postgres test-browser test-nginx lint format bench loadtest venv venv-dev migrate static demo clean pygments-css messages
 
 # The virtualenv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt
@@ -34,13 +34,21 @@ run: demo static
 	@echo "Zhiku on http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-false} $(VENV)/bin/gunicorn config.wsgi -c config/gunicorn.conf.py --bind 127.0.0.1:$(PORT)
 
+# nginx on $(PORT) in front of gunicorn on the next port, as in production (docs/deploy.md):
+# static files and downloads sent by nginx. Needs nginx (apt-get install nginx-light).
+serve-nginx: demo static
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-false} $(PY) -m config.nginx serve --port $(PORT)
+
 test: venv-dev
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -m "not postgres and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not postgres and not browser and not nginx" $(PYTEST_ARGS)
 
 test-browser: venv-dev
 	bash .ci/browser.sh
+
+test-nginx: venv-dev
+	bash .ci/nginx.sh
 
 test-postgres: venv-dev
 	bash .ci/postgres.sh

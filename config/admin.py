@@ -1,5 +1,8 @@
-"""The admin site with brute-force protection on its login form, and the
-Markdown preview that the question and resource admins share."""
+"""The admin site with brute-force protection on its login form, a log of
+failed logins and lockouts, and the Markdown preview that the question and
+resource admins share."""
+
+import logging
 
 from django import forms
 from django.contrib import admin
@@ -10,8 +13,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from config.jsonapi import json_error, json_response
-from config.ratelimit import LoginGuard, too_many_requests
+from config.ratelimit import LoginGuard, client_id, too_many_requests
 from qa.markdown import render_markdown
+
+logger = logging.getLogger("zhiku.security")
 
 
 class ZhikuAdminSite(admin.AdminSite):
@@ -28,6 +33,10 @@ class ZhikuAdminSite(admin.AdminSite):
             return super().login(request, extra_context)
         guard = LoginGuard(request, request.POST.get("username", ""))
         if guard.locked():
+            logger.warning(
+                "admin login locked",
+                extra={"username": _username(request.POST.get("username", "")), "client": client_id(request)},
+            )
             return too_many_requests(request, guard.retry_after)
         response = super().login(request, extra_context)
         # The login view re-renders the form (200) on bad credentials and redirects on success.
@@ -91,3 +100,20 @@ class MarkdownPreviewMixin:
         if len(text) > PREVIEW_MAX_CHARS:
             return json_error(_("The text is too long to preview."), 413)
         return json_response({"html": render_markdown(text)})
+
+
+def _username(value) -> str:
+    # Bounded, so a pasted essay cannot bloat the log; the JSON formatter escapes the rest.
+    return str(value)[:150]
+
+
+def log_failed_login(sender, credentials, request=None, **kwargs):
+    """``user_login_failed`` receiver: who tried, from where. Django has already
+    masked anything password-like in ``credentials``; only the username is kept."""
+    logger.warning(
+        "admin login failed",
+        extra={
+            "username": _username(credentials.get("username", "")),
+            "client": client_id(request) if request is not None else "-",
+        },
+    )

@@ -30,3 +30,11 @@ limit_request_line = 8190
 if os.path.isdir("/dev/shm"):  # noqa: S108 - a fixed tmpfs path, not a temp file
     worker_tmp_dir = "/dev/shm"  # noqa: S108
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# The control socket (gunicornc: worker status, scaling, reload) is off unless
+# GUNICORN_CONTROL_SOCKET names one, e.g. var/gunicorn.ctl; gunicorn's default
+# is one path in $HOME that every gunicorn of the user would fight over.
+_control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+if _control_socket:
+    control_socket = _control_socket
+else:
+    control_socket_disable = True

@@ -19,11 +19,32 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
+    """A yes/no variable; anything but the usual spellings stops startup,
+    so ``DJANGO_SSL_REDIRECT=flase`` cannot quietly mean false."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={os.environ[name]!r}: expected one of true/false, 1/0, yes/no, on/off."
+    )
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number of at least {minimum}.")
+    return int(value)
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -267,17 +288,19 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Read in every environment, so a typo fails on a laptop before it reaches production.
+ssl_redirect = env_bool("DJANGO_SSL_REDIRECT", True)
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
+    SECURE_SSL_REDIRECT = ssl_redirect
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
-    # /healthz is probed over plain HTTP by load balancers.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # /healthz and /readyz are probed over plain HTTP by load balancers.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # --- Logging --------------------------------------------------------------------------------
 
@@ -314,3 +337,26 @@ ZHIKU_UPLOAD_EXTENSIONS = env_list(
     "pdf,zip,rar,7z,gz,tgz,tar,bz2,xz,exe,msi,jar,jsp,java,py,txt,md,csv,json,"
     "doc,docx,xls,xlsx,ppt,pptx,ttf,otf,woff,woff2,png,jpg,jpeg,gif,webp,svg",
 )
+
+# --- Serving files and probes (docs/deploy.md) ------------------------------------------------
+
+# Downloads streamed by a worker thread, at most this many at once per process;
+# the rest get 503 with Retry-After, so slow clients never hold every thread.
+# Unused for nginx (X-Accel-Redirect) and S3 (presigned redirect) downloads.
+ZHIKU_MAX_DOWNLOADS_PER_WORKER = env_int(
+    "ZHIKU_MAX_DOWNLOADS_PER_WORKER",
+    max(1, env_int("GUNICORN_THREADS", 4, minimum=1) // 2),
+    minimum=1,
+)
+# Behind nginx: the internal location that serves MEDIA_ROOT, e.g. /protected-media/.
+# Django counts the download and sets the headers; nginx sends the bytes.
+ZHIKU_ACCEL_REDIRECT = os.environ.get("ZHIKU_ACCEL_REDIRECT", "").strip()
+if ZHIKU_ACCEL_REDIRECT and not (ZHIKU_ACCEL_REDIRECT.startswith("/") and ZHIKU_ACCEL_REDIRECT.endswith("/")):
+    raise ImproperlyConfigured(
+        f"ZHIKU_ACCEL_REDIRECT={ZHIKU_ACCEL_REDIRECT!r}: expected a path such as /protected-media/."
+    )
+# On S3 a download is counted, then redirected to a presigned URL valid this long.
+ZHIKU_PRESIGNED_DOWNLOADS = bool(S3_BUCKET)
+ZHIKU_PRESIGNED_SECONDS = env_int("ZHIKU_PRESIGNED_SECONDS", 300, minimum=1)
+# Each /readyz check (database, cache, storage) gives up after this many seconds.
+ZHIKU_READYZ_TIMEOUT = float(env_int("ZHIKU_READYZ_TIMEOUT_MS", 2000, minimum=1)) / 1000

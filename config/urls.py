@@ -3,6 +3,7 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from config.health import readyz
 from qa.feeds import LatestQuestionsFeed
 from qa.sitemaps import QuestionSitemap, TagSitemap
 from qa.views import healthz, robots_txt, switch_language
@@ -21,6 +22,7 @@ urlpatterns = [
     path("feed/", LatestQuestionsFeed(), name="feed"),
     path("robots.txt", robots_txt, name="robots"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
 ]
 

@@ -1,12 +1,14 @@
 """HTTP details of serving a stored file: byte ranges, names, content types.
 
 Pure code (no Django imports): the download view in ``resources.views`` parses
-the request with these helpers and streams the bytes they describe.
+the request with these helpers, streams the bytes they describe (at most a set
+number of transfers at once per process) or hands the file to nginx.
 """
 
 import re
+import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import quote
@@ -108,19 +110,88 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     return None
 
 
-def iter_range(fileobj: BinaryIO, byte_range: ByteRange, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """Yield the bytes of ``byte_range`` from ``fileobj``, then close it."""
-    try:
-        fileobj.seek(byte_range.start)
-        remaining = byte_range.length
-        while remaining > 0:
-            chunk = fileobj.read(min(chunk_size, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            yield chunk
-    finally:
-        fileobj.close()
+class RangeStream:
+    """The bytes of one range of a file, as a response body.
+
+    Closing it closes the file even when it was never iterated (a client that
+    disconnects before the first chunk), which a generator's ``finally`` would not.
+    """
+
+    def __init__(self, fileobj: BinaryIO, byte_range: ByteRange, chunk_size: int = CHUNK_SIZE):
+        self.fileobj = fileobj
+        self.byte_range = byte_range
+        self.chunk_size = chunk_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            self.fileobj.seek(self.byte_range.start)
+            remaining = self.byte_range.length
+            while remaining > 0:
+                chunk = self.fileobj.read(min(self.chunk_size, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.fileobj.close()
+
+
+class TransferSlots:
+    """How many file transfers this process is sending right now, with a ceiling.
+
+    A download streamed by a worker thread holds that thread for as long as the
+    client takes to read it; a few slow clients could otherwise occupy every
+    thread and stall all pages. ``acquire`` hands out a release function, or
+    None when the ceiling is reached; releasing twice is harmless.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.active = 0
+
+    def acquire(self, limit: int) -> Callable[[], None] | None:
+        with self._lock:
+            if self.active >= limit:
+                return None
+            self.active += 1
+        released = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if not released.is_set():
+                    released.set()
+                    self.active -= 1
+
+        return release
+
+
+class ReleasingFile:
+    """A file object that also runs ``on_close`` once when it is closed.
+
+    Everything else is the wrapped file's, ``fileno`` included, so a WSGI server
+    can still send it with sendfile.
+    """
+
+    def __init__(self, fileobj: BinaryIO, on_close: Callable[[], None]):
+        self._file = fileobj
+        self._on_close = on_close
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        finally:
+            self._on_close()
+
+
+def accel_redirect_uri(prefix: str, name: str) -> str:
+    """The internal nginx URI that serves stored file ``name`` (X-Accel-Redirect)."""
+    return prefix + quote(name.lstrip("/"), safe="/")
 
 
 _UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f/\\"]')

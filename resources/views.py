@@ -4,9 +4,12 @@ from django.http import (
     Http404,
     HttpResponse,
     HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+    JsonResponse,
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from django_filters.views import FilterView
 
@@ -14,9 +17,12 @@ from config.ratelimit import ratelimit
 from qa.counting import is_countable
 from resources.downloads import (
     RangeNotSatisfiable,
+    RangeStream,
+    ReleasingFile,
+    TransferSlots,
+    accel_redirect_uri,
     attachment_header,
     content_type_for,
-    iter_range,
     parse_range,
 )
 from resources.filters import ResourceFilter
@@ -71,22 +77,87 @@ def download(request, pk):
             response["Content-Range"] = f"bytes */{size}"
             return _with_file_headers(response, resource)
 
-    if is_countable(request) and (byte_range is None or byte_range.start == 0):
-        resource.increment_downloads()
-
-    if request.method == "HEAD":
-        response = HttpResponse()
-        response["Content-Length"] = str(byte_range.length if byte_range else size)
-    elif byte_range is None:
-        response = FileResponse(storage.open(resource.file.name, "rb"))
-    else:
-        stream = iter_range(storage.open(resource.file.name, "rb"), byte_range)
-        response = StreamingHttpResponse(stream, status=206)
-        response["Content-Length"] = str(byte_range.length)
+    # A transfer this thread would send itself needs a slot; refused ones are not counted.
+    streams = request.method == "GET" and not (
+        settings.ZHIKU_PRESIGNED_DOWNLOADS or settings.ZHIKU_ACCEL_REDIRECT
+    )
+    release = TRANSFERS.acquire(settings.ZHIKU_MAX_DOWNLOADS_PER_WORKER) if streams else None
+    if streams and release is None:
+        return _busy(request)
+    try:
+        if is_countable(request) and (byte_range is None or byte_range.start == 0):
+            resource.increment_downloads()
+        if request.method == "GET" and settings.ZHIKU_PRESIGNED_DOWNLOADS:
+            return _presigned_redirect(resource)
+        if request.method == "GET" and settings.ZHIKU_ACCEL_REDIRECT:
+            return _accel_redirect(resource)
+        response = _file_response(request, resource, byte_range, release)
+    except BaseException:
+        if release:
+            release()
+        raise
     if byte_range is not None:
         response.status_code = 206
         response["Content-Range"] = byte_range.content_range(size)
     return _with_file_headers(response, resource)
+
+
+# Streamed transfers in flight in this process (ZHIKU_MAX_DOWNLOADS_PER_WORKER).
+TRANSFERS = TransferSlots()
+BUSY_RETRY_AFTER = 10
+
+
+def _file_response(request, resource, byte_range, release):
+    if request.method == "HEAD":
+        response = HttpResponse()
+        response["Content-Length"] = str(byte_range.length if byte_range else resource.size)
+        return response
+    # The slot is given back when the WSGI server closes the response: after
+    # the last byte, or when the client goes away part way.
+    fileobj = ReleasingFile(resource.file.storage.open(resource.file.name, "rb"), release)
+    if byte_range is None:
+        return FileResponse(fileobj)
+    response = StreamingHttpResponse(RangeStream(fileobj, byte_range), status=206)
+    response["Content-Length"] = str(byte_range.length)
+    return response
+
+
+def _accel_redirect(resource):
+    """Headers from Django, bytes (and Range) from nginx's internal location."""
+    response = HttpResponse()
+    response["X-Accel-Redirect"] = accel_redirect_uri(settings.ZHIKU_ACCEL_REDIRECT, resource.file.name)
+    response = _with_file_headers(response, resource)
+    del response["Accept-Ranges"]  # nginx adds its own
+    return response
+
+
+def _presigned_redirect(resource):
+    """S3: the bucket sends the file, with the headers Django chose, under a short-lived URL."""
+    url = resource.file.storage.url(
+        resource.file.name,
+        parameters={
+            "ResponseContentType": content_type_for(resource.file_type),
+            "ResponseContentDisposition": attachment_header(resource.original_name or resource.file.name),
+            "ResponseCacheControl": "private, no-transform",
+        },
+        expire=settings.ZHIKU_PRESIGNED_SECONDS,
+    )
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _busy(request):
+    message = _("Too many downloads are running on this server. Please try again in %(seconds)d seconds.") % {
+        "seconds": BUSY_RETRY_AFTER
+    }
+    if request.accepts("application/json") and not request.accepts("text/html"):
+        response = JsonResponse({"error": message}, status=503, json_dumps_params={"ensure_ascii": False})
+    else:
+        response = render(request, "resources/download_busy.html", {"message": message}, status=503)
+    response["Retry-After"] = str(BUSY_RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _range_applies(request, resource) -> bool:

@@ -78,3 +78,16 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _free_download_slots(_fresh_cache, monkeypatch, settings):
+    """No download slot is ever short outside tests/test_download_slots.py: the test
+    client never closes a streamed response nobody read, which a real server always does.
+
+    After ``_fresh_cache``, so the cache is cleared before a test's own settings are undone.
+    """
+    from resources import downloads, views
+
+    monkeypatch.setattr(views, "TRANSFERS", downloads.TransferSlots())
+    settings.ZHIKU_MAX_DOWNLOADS_PER_WORKER = 1000

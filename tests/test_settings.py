@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import path
 
-from config.settings import env_rate
+from config.settings import env_bool, env_int, env_rate
 from tests.conftest import run_django
 
 
@@ -74,6 +74,65 @@ def test_a_bad_limit_stops_startup_with_its_name():
     result = run_django("", env={"ZHIKU_RATELIMIT_DOWNLOAD": "lots"}, args=("check",))
     assert result.returncode != 0
     assert "ZHIKU_RATELIMIT_DOWNLOAD='lots'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("Yes", True),
+        (" on ", True),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("OFF", False),
+        ("", None),
+    ],
+)
+def test_boolean_variables_accept_the_usual_spellings(monkeypatch, text, expected):
+    monkeypatch.setenv("ZHIKU_TEST_FLAG", text)
+    assert env_bool("ZHIKU_TEST_FLAG", None) is expected
+
+
+@pytest.mark.parametrize("text", ["flase", "ture", "2", "enabled", "y", "nope"])
+def test_a_misspelt_boolean_is_refused_with_its_name(monkeypatch, text):
+    monkeypatch.setenv("ZHIKU_TEST_FLAG", text)
+    with pytest.raises(ImproperlyConfigured, match=f"ZHIKU_TEST_FLAG='{text}'"):
+        env_bool("ZHIKU_TEST_FLAG", True)
+
+
+@pytest.mark.parametrize("name", ["DJANGO_SSL_REDIRECT", "DJANGO_DEBUG", "ZHIKU_RATELIMIT"])
+def test_a_boolean_typo_stops_startup_naming_the_variable(name):
+    """Even outside production, so the typo is found before it is deployed."""
+    result = run_django("", env={name: "flase"}, args=("check",))
+    assert result.returncode != 0
+    assert f"{name}='flase'" in result.stderr
+
+
+@pytest.mark.parametrize("text", ["many", "-1", "2.5", "0"])
+def test_a_bad_number_is_refused_with_its_name(monkeypatch, text):
+    monkeypatch.setenv("ZHIKU_TEST_NUMBER", text)
+    with pytest.raises(ImproperlyConfigured, match="ZHIKU_TEST_NUMBER"):
+        env_int("ZHIKU_TEST_NUMBER", 3, minimum=1)
+
+
+def test_the_download_cap_defaults_to_half_the_gunicorn_threads():
+    show = "import django; from django.conf import settings; django.setup()\n"
+    show += "print(settings.ZHIKU_MAX_DOWNLOADS_PER_WORKER)"
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings", "GUNICORN_THREADS": "4"}
+    assert run_django(show, env=env).stdout.strip() == "2"
+    assert run_django(show, env={**env, "GUNICORN_THREADS": "16"}).stdout.strip() == "8"
+    assert run_django(show, env={**env, "GUNICORN_THREADS": "1"}).stdout.strip() == "1"
+    assert run_django(show, env={**env, "ZHIKU_MAX_DOWNLOADS_PER_WORKER": "5"}).stdout.strip() == "5"
+
+
+def test_an_accel_redirect_prefix_must_be_a_path():
+    result = run_django("", env={"ZHIKU_ACCEL_REDIRECT": "protected"}, args=("check",))
+    assert result.returncode != 0
+    assert "ZHIKU_ACCEL_REDIRECT='protected'" in result.stderr
 
 
 def test_zero_setup_uses_local_memory_and_passes_checks():
@@ -187,3 +246,87 @@ def test_media_stays_on_the_local_disk_without_a_bucket():
         env={"DJANGO_SETTINGS_MODULE": "config.settings"},
     )
     assert result.stdout.strip() == "FileSystemStorage"
+
+
+# --- security log -------------------------------------------------------------------------------
+
+
+def security_lines(caplog) -> list[dict]:
+    from config.logging import JsonFormatter
+
+    formatter = JsonFormatter()
+    return [json.loads(formatter.format(r)) for r in caplog.records if r.name == "zhiku.security"]
+
+
+@pytest.fixture
+def editor(django_user_model):
+    return django_user_model.objects.create_user("editor", password="Correct-horse-42", is_staff=True)
+
+
+def post_login(client, password, username="editor"):
+    return client.post(
+        "/admin/login/?next=/admin/",
+        {"username": username, "password": password, "next": "/admin/"},
+        REMOTE_ADDR="203.0.113.9",
+    )
+
+
+def test_a_failed_admin_login_is_logged_without_the_password(client, editor, caplog):
+    caplog.set_level(logging.WARNING, logger="zhiku.security")
+    assert post_login(client, "Hunter2-wrong-guess").status_code == 200
+    [line] = security_lines(caplog)
+    assert line["message"] == "admin login failed"
+    assert line["username"] == "editor"
+    assert line["client"] == "203.0.113.9"
+    assert line["level"] == "WARNING"
+    assert "Hunter2-wrong-guess" not in json.dumps(line)
+
+
+def test_a_successful_login_logs_nothing(client, editor, caplog):
+    caplog.set_level(logging.WARNING, logger="zhiku.security")
+    assert post_login(client, "Correct-horse-42").status_code == 302
+    assert security_lines(caplog) == []
+
+
+def test_a_locked_out_login_is_logged(client, editor, caplog, settings):
+    settings.ZHIKU_RATELIMITS = {**settings.ZHIKU_RATELIMITS, "admin-login": (2, 900)}
+    caplog.set_level(logging.WARNING, logger="zhiku.security")
+    post_login(client, "wrong-1")
+    post_login(client, "wrong-2")
+    assert post_login(client, "Correct-horse-42").status_code == 429
+    messages = [(line["message"], line["username"], line["client"]) for line in security_lines(caplog)]
+    assert messages == [
+        ("admin login failed", "editor", "203.0.113.9"),
+        ("admin login failed", "editor", "203.0.113.9"),
+        ("admin login locked", "editor", "203.0.113.9"),
+    ]
+    assert all("Correct-horse-42" not in json.dumps(line) for line in security_lines(caplog))
+
+
+# --- gunicorn ----------------------------------------------------------------------------------
+
+
+def gunicorn_settings(monkeypatch, **env) -> dict:
+    import runpy
+
+    from tests.conftest import ROOT
+
+    for name in ("GUNICORN_CONTROL_SOCKET", "GUNICORN_MAX_REQUESTS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
+
+
+def test_the_gunicorn_control_socket_is_off_unless_asked_for(monkeypatch):
+    assert gunicorn_settings(monkeypatch)["control_socket_disable"] is True
+    chosen = gunicorn_settings(monkeypatch, GUNICORN_CONTROL_SOCKET="var/gunicorn.ctl")
+    assert chosen["control_socket"] == "var/gunicorn.ctl"
+    assert "control_socket_disable" not in chosen
+
+
+def test_gunicorn_recycles_workers_rarely_by_default(monkeypatch):
+    """docs/configuration.md and docs/deploy.md state this default."""
+    values = gunicorn_settings(monkeypatch)
+    assert values["max_requests"] == 100_000
+    assert values["max_requests_jitter"] == 10_000

@@ -10,7 +10,7 @@ from config import converters  # noqa: F401  (registers <id:...>)
 from qa.filters import QuestionFilter
 from qa.models import Question
 from qa.ratelimit import ratelimit
-from qa.search import listed_page
+from qa.search.listing import listed_page
 from resources.models import Resource
 
 app_name = "qa-api"

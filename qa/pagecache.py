@@ -12,8 +12,8 @@ from deleting entries, which a per-process local-memory cache could not do for
 its neighbours. The key holds the question's own ``updated`` stamp and a
 content version read from the database in the same query as the question:
 
-* the search index version (``qa.search``), bumped on every save, delete,
-  publish change and tag change of a question, imports included;
+* the content version (``qa.freshness``), bumped on every save, delete and
+  link change of questions, tags, curated links, resources and recommendations;
 * the newest ``updated`` and the number of resources (edits, uploads, deletions);
 * the newest curated link and recommendation ids (links added directly);
 * the newest admin log entry (anything done in the admin, deletions included).
@@ -36,8 +36,7 @@ from django.middleware.csrf import get_token
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 
-from qa import search
-from qa.models import Question, RelatedQuestion, SearchTerm
+from qa.models import ContentVersion, Question, RelatedQuestion
 from resources.models import Recommendation, Resource
 
 # Upper bound on how long a page can lag behind a write that none of the
@@ -59,7 +58,7 @@ class PageState:
     slug: str
     views: int
     version: str  # the question's own updated stamp plus the site's content version
-    index_version: int  # the search index's alone, which keys cached similar questions
+    content_version: int  # qa.freshness alone, which keys cached similar questions
 
 
 @functools.cache
@@ -67,7 +66,7 @@ def _state_sql() -> str:
     # Written once as plain SQL: building the same statement through the ORM
     # on every visit cost more than the rest of a cached visit together.
     quote = connection.ops.quote_name
-    question, term = quote(Question._meta.db_table), quote(SearchTerm._meta.db_table)
+    question, content = quote(Question._meta.db_table), quote(ContentVersion._meta.db_table)
     newest = [
         (Question, "updated"),
         (Resource, "updated"),
@@ -78,7 +77,7 @@ def _state_sql() -> str:
     # Only table and column names from the models go into the text; values are parameters.
     versions = [f"(SELECT MAX({quote(col)}) FROM {quote(m._meta.db_table)})" for m, col in newest]  # noqa: S608
     versions.append(f"(SELECT COUNT(*) FROM {quote(Resource._meta.db_table)})")  # noqa: S608
-    versions.append(f"(SELECT df FROM {term} WHERE term = %s)")  # noqa: S608
+    versions.append(f"(SELECT {quote('value')} FROM {content} WHERE {quote('id')} = 1)")  # noqa: S608
     return (
         f"SELECT q.id, q.slug, q.views, q.updated, {', '.join(versions)} "  # noqa: S608
         f"FROM {question} q WHERE q.id = %s AND q.is_published = %s"
@@ -88,12 +87,16 @@ def _state_sql() -> str:
 def page_state(pk: int) -> PageState | None:
     """The published question's slug, views and content version, in one query."""
     with connection.cursor() as cursor:
-        cursor.execute(_state_sql(), [search.VERSION, pk, True])
+        cursor.execute(_state_sql(), [pk, True])
         row = cursor.fetchone()
     if row is None:
         return None
     return PageState(
-        pk=row[0], slug=row[1], views=row[2], version="|".join(map(str, row[3:])), index_version=row[-1] or 0
+        pk=row[0],
+        slug=row[1],
+        views=row[2],
+        version="|".join(map(str, row[3:])),
+        content_version=row[-1] or 0,
     )
 
 

@@ -84,11 +84,11 @@ def question_detail(request, pk, slug=None):
 
     html = pagecache.cached_page(request, state)
     if html is None:
-        question, related = Question.objects.with_related(pk, index_version=state.index_version)
+        question, tags, related = Question.objects.with_related(pk, version=state.content_version)
         recommended, latest = Resource.objects.for_question_page(question)
         context = {
             "question": question,
-            "tags": list(question.tags.all()),
+            "tags": tags,
             "related": related,
             "recommended_resources": recommended,
             "latest_resources": latest,

@@ -177,6 +177,12 @@ def test_backend_ranks_like_the_reference_matcher(corpus, query, _expected):
     assert search.search(query).ids == search.search(query, engine=ReferenceBackend()).ids
 
 
+def test_question_manager_searches_like_the_search_function(corpus):
+    results = Question.objects.search("图片", tag=corpus["opencv"].tags.get(name="python"))
+    assert results.ids == search.search("图片", tag=corpus["opencv"].tags.get(name="python")).ids
+    assert [question.pk for question in results.questions()[:2]] == results.ids[:2]
+
+
 def test_title_matches_rank_first(db):
     body_only = make_question(title="其他话题", answer="这里顺便提到了 pillow 库。")
     in_title = make_question(title="Pillow 安装失败", answer="升级 pip 后重装。")

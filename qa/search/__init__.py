@@ -1,7 +1,8 @@
 """Full-text search over published questions (SPEC §6).
 
 ``search(query, tag=...)`` (also ``Question.objects.search``) is the one public
-entry point; ``search_request`` reads a request's ``q`` and ``tag``. The package:
+entry point; ``search_request`` reads a request's ``q`` and ``tag``. The package
+(``docs/search.md`` says more):
 
 * ``tokenize``: normalising text, segmenting Chinese (jieba, with the words of
   ``dictionary.txt`` and the tag names), parsing queries into groups;
@@ -18,6 +19,8 @@ entry point; ``search_request`` reads a request's ``q`` and ``tag``. The package
 Every search cache keys on the content version (``qa.freshness``).
 """
 
+import functools
+
 from django.core.cache import cache
 
 from qa import freshness
@@ -25,15 +28,15 @@ from qa.models import SearchTerm, Tag
 from qa.search import tokenize
 from qa.search.backends import backend
 from qa.search.index import DOCS
-from qa.search.ranking import CANDIDATES, ranked
+from qa.search.ranking import ranked
 from qa.search.results import CACHE_SECONDS, SearchResults, cache_key
 from qa.search.tokenize import Group
 
-__all__ = ["CANDIDATES", "SearchResults", "find_tag", "search", "search_request"]
+__all__ = ["SearchResults", "search", "search_request"]
 
 
 def search(query: str, *, tag: Tag | None = None, engine=None) -> SearchResults:
-    """Published questions matching ``query``, best first (at most ``CANDIDATES``).
+    """Published questions matching ``query``, best first (at most ``ranking.CANDIDATES``).
 
     Any string is safe: it is reduced to word tokens before it reaches SQL.
     ``tag`` narrows the results to one tag; ``engine`` is for tests.
@@ -64,14 +67,19 @@ def _vocabulary(groups: list[Group]) -> tuple[dict[str, int], int]:
     for group in groups:
         wanted.add(tokenize.encode(group.surface))
         wanted.update(group.tokens)
-    rows = SearchTerm.objects.filter(term__in=wanted).annotate(version=freshness.subquery())
-    found = list(rows.values_list("term", "df", "version"))
+    found = list(_frequencies_and_version().filter(term__in=wanted))
     df = {term: count for term, count, _version in found}
     # Every row carries the version; without rows (nothing indexed) it is read on its own.
     return df, found[0][2] if found else freshness.current()
 
 
-def find_tag(value: str) -> Tag | None:
+@functools.cache
+def _frequencies_and_version():
+    # Built once per process (never evaluated itself), like listing's views query.
+    return SearchTerm.objects.annotate(version=freshness.subquery()).values_list("term", "df", "version")
+
+
+def _find_tag(value: str) -> Tag | None:
     """The tag a ``tag`` parameter names, by slug or case-insensitive name."""
     value = (value or "").strip()
     if not value:
@@ -83,7 +91,7 @@ def search_request(params) -> SearchResults:
     """``search`` for a request's ``q`` and ``tag`` (an unknown tag finds nothing)."""
     query = params.get("q", "").strip()
     tag_value = params.get("tag", "").strip()
-    tag = find_tag(tag_value)
+    tag = _find_tag(tag_value)
     if not query or (tag_value and tag is None):
         return SearchResults(query=query, groups=[], ids=[])
     return search(query, tag=tag)

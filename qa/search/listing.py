@@ -1,5 +1,6 @@
 """Pages of search results as the API lists them, cached as plain data."""
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -72,14 +73,19 @@ def _version_and_views(ids: list[int]) -> tuple[int, dict[int, int]]:
     # Publication is checked here rather than in SQL, where SQLite would walk
     # its (is_published, views) index over every published question instead of
     # looking up twenty ids.
-    rows = list(
-        Question.objects.filter(pk__in=ids)
-        .annotate(version=freshness.subquery())
-        .values_list("pk", "views", "is_published", "version")
-    )
+    rows = list(_views_and_version().filter(pk__in=ids))
     if not rows:
         return freshness.current(), {}
     return rows[0][3] or 0, {pk: views for pk, views, published, _version in rows if published}
+
+
+@functools.cache
+def _views_and_version():
+    # Built once per process (never evaluated itself): composing the
+    # annotated query anew took most of the time of a repeated page.
+    return Question.objects.annotate(version=freshness.subquery()).values_list(
+        "pk", "views", "is_published", "version"
+    )
 
 
 def _listed_items(ids: list[int]) -> list[dict]:

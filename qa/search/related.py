@@ -89,8 +89,11 @@ def _similar_and_tags(pk: int, version: int | None, *, also) -> tuple[Similar, l
         listed = [other for other, _words in similar]
         return similar, _tag_rows(pk, Q(question_id__in=listed) | Q(question_id__in=also))
     words = _shared_words(pk)
-    tag_rows = _tag_rows(pk, Q(question_id__in=_tag_sharers(pk)) | Q(question_id__in=also))
-    similar = _score(pk, words, tag_rows)
+    sharers = Q(question_id__in=_tag_sharers(pk))
+    # Only the rows of questions found by their tags count towards similarity;
+    # those of ``also`` (curated links, maybe unpublished) are for the page alone.
+    tag_rows = _tag_rows(pk, sharers | Q(question_id__in=also), shares=sharers)
+    similar = _score(pk, words, [row for row in tag_rows if row.shares])
     cache.set(key, similar, _SIMILAR_CACHE_SECONDS)
     return similar, tag_rows
 
@@ -106,9 +109,12 @@ def _tag_sharers(pk: int) -> QuerySet:
     return sharers.values("question_id")[:_SHARED_TAG_ROWS]
 
 
-def _tag_rows(pk: int, others: Q) -> list:
-    """The tags of ``pk``, and for the ``others`` questions those of them they share with ``pk``."""
+def _tag_rows(pk: int, others: Q, *, shares: Q | None = None) -> list:
+    """The tags of ``pk``, and for the ``others`` questions those of them they
+    share with ``pk``; each row's ``shares`` says whether it matches ``shares``."""
     rows = Question.tags.through.objects.filter(Q(question_id=pk) | others, tag_id__in=_own_tags(pk))
+    if shares is not None:
+        rows = rows.annotate(shares=ExpressionWrapper(shares, output_field=BooleanField()))
     return list(rows.select_related("tag").order_by("tag__name"))
 
 
@@ -133,10 +139,10 @@ def _shared_words(pk: int) -> list[dict]:
 
 
 def _score(pk: int, words: list[dict], tag_rows: list) -> Similar:
+    """Similar questions from the word ``rows`` and the ``tag_rows`` of other questions."""
     scores: Counter[int] = Counter()
     for row in tag_rows:
-        if row.question_id != pk:
-            scores[row.question_id] += _TAG_WEIGHT
+        scores[row.question_id] += _TAG_WEIGHT
     shared_words: dict[int, list[str]] = {}
     # Rarest words first, newest questions first within a word, so the words
     # shown for a question are its rarest shared ones.

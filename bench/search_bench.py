@@ -161,7 +161,7 @@ def vocabulary_queries(count: int, seed: int = 23) -> list[str]:
     with a letter dropped from an English word (a typo). Thousands of them are
     all different: a throughput run over a few hundred measures only the cache."""
     from qa.models import SearchTerm
-    from qa.tokenize import surface
+    from qa.search.tokenize import surface
 
     indexed = SearchTerm.objects.filter(df__gt=0).exclude(term__startswith="#").order_by("term")
     common, rare = [], []

@@ -9,7 +9,7 @@ from config.jsonapi import json_error, json_response, page_error, page_response,
 from config.ratelimit import ratelimit
 from qa.filters import QuestionFilter
 from qa.models import Question
-from qa.search import listed_page
+from qa.search.listing import listed_page
 from resources.models import Resource
 
 app_name = "qa-api"

@@ -7,7 +7,9 @@ class QaConfig(AppConfig):
     verbose_name = _("Questions and answers")
 
     def ready(self):
-        from qa import freshness, signals  # noqa: F401 - signals connects the search index hooks
+        from qa import freshness
         from qa.models import Question, RelatedQuestion, Tag
+        from qa.search import index
 
+        index.connect()
         freshness.watch(Question, Tag, RelatedQuestion)

@@ -46,38 +46,35 @@ class QuestionQuerySet(models.QuerySet):
         """Published questions with their tags prefetched."""
         return self.published().prefetch_related("tags")
 
+    def search(self, query: str, *, tag: "Tag | None" = None):
+        """Published questions matching ``query``, best first, as ``qa.search.SearchResults``
+        (ranked ids, and ``questions()`` to page through them highlighted)."""
+        from qa.search import search
+
+        return search(query, tag=tag)
+
     def related_to(self, question, limit: int = 5) -> list["Question"]:
         """Curated related questions first, in the editor's order, then filled up
         to ``limit`` with the published questions most similar to it (shared
-        tags, shared rare words; see ``qa.related.similar_to``). Never the
+        tags, shared rare words; see ``qa.search.related``). Never the
         question itself, never an unpublished one.
 
         Each returned question carries ``shared_tags`` (tags it has in common
         with ``question``) and ``shared_words``, to say why it is related.
-        No similarity lookup at all when curated ones fill it."""
-        from qa.related import similar_to
+        A fixed number of queries whatever ``limit`` is, and no similarity
+        lookup at all when curated ones fill it."""
+        from qa.search.related import related_to
 
-        links = RelatedQuestion.objects.filter(from_question=question, to_question__is_published=True)
-        curated = {
-            link.to_question_id: link.to_question for link in links.select_related("to_question")[:limit]
-        }
-        similar = similar_to(question.pk) if len(curated) < limit else []
-        rows = {**curated, **self.published().in_bulk([pk for pk, _words in similar if pk not in curated])}
-        return _fill_related(question, rows, list(curated), similar, limit)
+        return related_to(self, question, limit=limit)
 
     def with_related(self, pk: int, *, limit: int = 5, version: int | None = None):
-        """The question ``pk`` and what is ``related_to`` it, tags loaded on all:
-        ``version`` is the content version when the caller has read it already
-        (``qa.pagecache`` reads it with the page state). Raises ``DoesNotExist`` like ``get()``."""
-        from qa.related import related_candidates
+        """``(question, tags, related)`` for the question page: the question
+        ``pk``, its tags, and what is ``related_to`` it. ``version`` is the
+        content version (``qa.freshness``) when the caller has read it already,
+        which saves a query. Raises ``DoesNotExist`` like ``get()``."""
+        from qa.search.related import with_related
 
-        curated, similar = related_candidates(pk, limit=limit, version=version)
-        others = [*curated, *(other for other, _words in similar)]
-        rows = self.filter(Q(pk=pk) | Q(pk__in=others, is_published=True)).in_bulk()
-        if pk not in rows:
-            raise self.model.DoesNotExist(f"No question with id {pk}.")
-        question = rows.pop(pk)
-        return question, _fill_related(question, rows, curated, similar, limit)
+        return with_related(self, pk, limit=limit, version=version)
 
     def count_view(self, pk: int) -> None:
         """Add one view to question ``pk`` atomically in the database; concurrent
@@ -91,21 +88,6 @@ class QuestionQuerySet(models.QuerySet):
             "updated": ["-updated", "-id"],
         }
         return self.order_by(*orderings.get(sort, orderings["new"]))
-
-
-def _fill_related(question, rows: dict, curated: list[int], similar: list, limit: int) -> list:
-    """Curated then similar questions from ``rows`` (published ones by id), with
-    their tags and those of ``question`` loaded in one query and the reasons set."""
-    related = [rows[pk] for pk in curated if pk in rows]
-    taken = {question.pk, *curated}
-    words = {pk: shared for pk, shared in similar if pk not in taken}
-    related += [rows[pk] for pk in words if pk in rows][: max(limit - len(related), 0)]
-    models.prefetch_related_objects([question, *related], "tags")
-    own = {tag.pk for tag in question.tags.all()}
-    for item in related:
-        item.shared_tags = [tag for tag in item.tags.all() if tag.pk in own]
-        item.shared_words = words.get(item.pk, [])
-    return related
 
 
 class Question(models.Model):
@@ -205,10 +187,10 @@ class ContentVersion(models.Model):
 
 
 class SearchDocument(models.Model):
-    """The searchable form of one published question, written by ``qa.search``.
+    """The searchable form of one published question, written by ``qa.search.index``.
 
     The full-text index itself lives beside it. On SQLite it is an FTS5 table,
-    created by migration 0002 and written by ``qa.search_index``. On PostgreSQL
+    created by migration 0002 and written by ``qa.search.backends.sqlite``. On PostgreSQL
     it is two GIN-indexed tsvector columns, ``search_vector`` (title and body)
     and ``title_vector``, which migration 0003 makes generated columns of
     ``title_tokens`` / ``body_tokens``: saving the row writes them. Both engines
@@ -230,8 +212,8 @@ class SearchDocument(models.Model):
 class SearchTerm(models.Model):
     """Vocabulary of the index: how many indexed questions contain each token.
 
-    Gives rare words their weight, corrects English typos, and keeps two
-    bookkeeping rows (``#docs``, ``#version``) that no real token can equal.
+    Gives rare words their weight, corrects English typos, and keeps the
+    number of indexed questions in a ``#docs`` row, which no real token can equal.
     """
 
     term = models.CharField(max_length=100, unique=True)

@@ -79,11 +79,11 @@ def question_detail(request, pk, slug=None):
 
     html = pagecache.cached_page(request, state)
     if html is None:
-        question, related = Question.objects.with_related(pk, version=state.version)
+        question, tags, related = Question.objects.with_related(pk, version=state.version)
         recommended, latest = _question_page_resources(question)
         context = {
             "question": question,
-            "tags": list(question.tags.all()),
+            "tags": tags,
             "related": related,
             "recommended_resources": recommended,
             "latest_resources": latest,

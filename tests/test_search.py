@@ -6,7 +6,11 @@ from django.db import connection
 from django.urls import reverse
 
 from qa import search
-from qa.models import Question, SearchDocument, SearchTerm
+from qa.models import Question, SearchDocument, SearchTerm, Tag
+from qa.search import tokenize
+from qa.search.backends import backend
+from qa.search.backends.reference import ReferenceBackend
+from qa.search.index import DOCS
 from tests.conftest import make_question
 
 CORPUS = {
@@ -170,7 +174,13 @@ def test_query_finds_its_question_in_top_three(corpus, query, expected):
 @pytest.mark.parametrize(("query", "_expected"), QUERIES)
 def test_backend_ranks_like_the_reference_matcher(corpus, query, _expected):
     """The FTS5 / tsvector answer equals the pure Python matcher's over the same tokens."""
-    assert search.search(query).ids == search.search(query, engine=search.PythonBackend()).ids
+    assert search.search(query).ids == search.search(query, engine=ReferenceBackend()).ids
+
+
+def test_question_manager_searches_like_the_search_function(corpus):
+    results = Question.objects.search("图片", tag=corpus["opencv"].tags.get(name="python"))
+    assert results.ids == search.search("图片", tag=corpus["opencv"].tags.get(name="python")).ids
+    assert [question.pk for question in results.questions()[:2]] == results.ids[:2]
 
 
 def test_title_matches_rank_first(db):
@@ -198,7 +208,7 @@ def test_typo_that_the_index_contains_also_finds_the_common_spelling(db):
     # The word as typed still comes first; every question spelled right follows.
     assert found[0] == typo.pk
     assert set(found) == {typo.pk, *(question.pk for question in right)}
-    assert found == search.search("transfomer", engine=search.PythonBackend()).ids
+    assert found == search.search("transfomer", engine=ReferenceBackend()).ids
     # The common spelling is not widened to the rare one.
     assert typo.pk not in search.search("transformer").ids
     # Both spellings are highlighted.
@@ -279,22 +289,20 @@ def test_rebuild_command_repairs_a_damaged_index(corpus):
     SearchDocument.objects.all().delete()
     SearchTerm.objects.all().delete()
     with connection.cursor() as cursor:
-        search.backend().clear(cursor)
+        backend().clear(cursor)
     assert search.search("反色").ids == []
     call_command("rebuild_search_index", verbosity=0)
     assert keys_of(search.search("反色").ids)[:1] == ["invert"]
-    assert SearchTerm.objects.get(term=search.DOCS).df == len(CORPUS)
+    assert SearchTerm.objects.get(term=DOCS).df == len(CORPUS)
 
 
 def test_rebuilt_vocabulary_equals_incremental_vocabulary(corpus):
     corpus["redis"].delete()
     corpus["gin"].title = "GIN 索引的写入代价"
     corpus["gin"].save()
-    incremental = dict(
-        SearchTerm.objects.exclude(term=search.VERSION).filter(df__gt=0).values_list("term", "df")
-    )
+    incremental = dict(SearchTerm.objects.filter(df__gt=0).values_list("term", "df"))
     call_command("rebuild_search_index", verbosity=0)
-    rebuilt = dict(SearchTerm.objects.exclude(term=search.VERSION).values_list("term", "df"))
+    rebuilt = dict(SearchTerm.objects.values_list("term", "df"))
     assert incremental == rebuilt
 
 
@@ -387,7 +395,9 @@ def test_postgres_uses_the_gin_indexed_vector(corpus):
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'qa_searchdocument_vector'")
         assert "gin" in cursor.fetchone()[0].lower()
-    assert isinstance(search.backend(), search.PostgresBackend)
+    from qa.search.backends.postgresql import PostgresBackend
+
+    assert isinstance(backend(), PostgresBackend)
 
 
 @pytest.mark.postgres
@@ -410,9 +420,9 @@ def test_postgres_title_and_full_vectors_follow_the_token_columns(corpus):
     assert set(search_vector) == set(f"{title_tokens} {body_tokens}".split())
 
 
-def test_repeated_search_is_cached_until_the_index_changes(corpus, django_assert_num_queries):
+def test_repeated_search_is_cached_until_the_content_changes(corpus, django_assert_num_queries):
     first = search.search("反色").ids
-    with django_assert_num_queries(1):  # the vocabulary rows, which carry the index version
+    with django_assert_num_queries(1):  # the vocabulary rows, which carry the content version
         assert search.search("反色").ids == first
     newer = make_question(title="反色以后再反色", answer="两次反色等于原图。")
     assert newer.pk in search.search("反色").ids
@@ -437,8 +447,6 @@ def test_cached_result_page_has_current_views_and_no_bulk_unpublished(corpus, cl
 
 
 def test_warm_up_loads_the_segmenter_and_character_tables():
-    from qa import tokenize
-
     tokenize.warm_up()
     assert tokenize._jieba is not None
     assert tokenize.normalize("灰度圖像") == "灰度图像"
@@ -446,13 +454,13 @@ def test_warm_up_loads_the_segmenter_and_character_tables():
 
 def test_api_search_page_repeat_costs_one_query(corpus, client, django_assert_num_queries):
     first = client.get("/api/questions/", {"q": "图片 python"}).json()
-    with django_assert_num_queries(1):  # the index version with the page's view counts
+    with django_assert_num_queries(1):  # the content version with the page's view counts
         again = client.get("/api/questions/", {"q": "图片 python"}).json()
     assert again == first
 
 
 def test_api_search_page_shows_edits_unpublishing_and_deletes_at_once(corpus, client):
-    """A cached page is stamped with the index version, so any change to the index retires it."""
+    """A cached page is stamped with the content version, so any change to the content retires it."""
     question = corpus["opencv"]
     assert question.pk in [
         item["id"] for item in client.get("/api/questions/", {"q": "图片"}).json()["results"]
@@ -518,3 +526,18 @@ def test_api_search_query_budget_first_and_empty(corpus, client, django_assert_m
     for _ in range(2):  # an empty result is cached and served like any other
         data = client.get("/api/questions/", {"q": "bm25", "tag": "docker"}).json()
         assert data == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+def test_segmenter_learns_a_new_tag_name_as_a_word(db):
+    """Tag names are domain words: once a tag exists, jieba keeps its name whole."""
+    assert "量子退火" not in tokenize.words("量子退火算法入门")
+    Tag.objects.create(name="量子退火")
+    assert "量子退火" in tokenize.words("量子退火算法入门")
+    question = make_question(title="量子退火算法入门", answer="模拟退火的量子版本。", tags=["量子退火"])
+    assert "量子退火" in SearchDocument.objects.get(pk=question.pk).title_tokens.split()
+
+
+def test_shipped_dictionary_words_are_kept_whole():
+    words = tokenize.dictionary_words()
+    assert "灰度图像" in words and not any(word.startswith("#") for word in words)
+    assert "灰度图像" in tokenize.words("把灰度图像反色")

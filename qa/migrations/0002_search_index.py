@@ -36,7 +36,7 @@ def drop_fulltext(apps, schema_editor):
 
 def index_existing(apps, schema_editor):
     """Index questions that predate the search index (from historical rows)."""
-    from qa.search import SourceQuestion, rebuild_index
+    from qa.search.index import SourceQuestion, rebuild_index
 
     Question = apps.get_model("qa", "Question")
     published = Question.objects.using(schema_editor.connection.alias).filter(is_published=True)

@@ -1,11 +1,16 @@
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
-from qa import search
+from qa import freshness
+from qa.search import index
 
 
 class Command(BaseCommand):
     help = "Rebuild the full-text search index and its vocabulary from the published questions."
 
     def handle(self, *args, **options):
-        count = search.rebuild_index(search.published_sources())
+        with transaction.atomic():
+            count = index.rebuild_index(index.published_sources())
+            # What search finds may change though no content was saved: retire cached results.
+            freshness.bump()
         self.stdout.write(self.style.SUCCESS(f"Indexed {count} published questions."))

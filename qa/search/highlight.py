@@ -5,7 +5,7 @@ import re
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from qa import tokenize
+from qa.search import tokenize
 
 # Snippets come from the start of the text; reading further costs time for little gain.
 _SNIPPET_SCAN = 3000

@@ -16,6 +16,10 @@ pairs, one character matches its unigram. Tokens written to the full-text
 engines contain only ``[a-z0-9]`` and CJK ideographs (anything else is
 hex-encoded by ``encode``), so neither FTS5 nor tsquery syntax can be
 injected through them.
+
+jieba learns the site's own words from data, not code: ``dictionary.txt``
+beside this module, and whatever ``set_word_source`` supplies (``qa.search.index``
+passes the tag names) plus ``add_words`` later (a tag just created or renamed).
 """
 
 import logging
@@ -23,8 +27,10 @@ import os
 import re
 import threading
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 # One query is cut to this many characters before parsing, and to this many groups.
 MAX_QUERY_CHARS = 200
@@ -48,15 +54,31 @@ _STOPWORDS = (
 )
 QUERY_STOPWORDS = frozenset(_STOPWORDS.split())
 
+# Domain words jieba must keep whole, shipped with the package (one per line).
+DICTIONARY = Path(__file__).with_name("dictionary.txt")
+
 _jieba = None
 _jieba_lock = threading.Lock()
 _jieba_cache_dir: str | None = None
+_word_source: Callable[[], Iterable[str]] | None = None
+_learned: set[str] = set()
 
 
 def set_cache_dir(path: str) -> None:
     """Where jieba keeps its dictionary cache (must be writable); call before first use."""
     global _jieba_cache_dir
     _jieba_cache_dir = str(path)
+
+
+def set_word_source(source: Callable[[], Iterable[str]]) -> None:
+    """More domain words (the site's tag names), read when the segmenter first loads."""
+    global _word_source
+    _word_source = source
+
+
+def dictionary_words(path: Path = DICTIONARY) -> list[str]:
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _segmenter():
@@ -72,10 +94,32 @@ def _segmenter():
                     os.makedirs(_jieba_cache_dir, exist_ok=True)
                     jieba.dt.tmp_dir = _jieba_cache_dir
                 jieba.initialize()
-                for word in ("灰度图像", "反色", "成本函数", "损失函数", "全文检索", "倒排索引"):
+                _learned.update(_segmentable(dictionary_words()))
+                if _word_source is not None:
+                    _learned.update(_segmentable(_word_source()))
+                for word in _learned:
                     jieba.add_word(word)
                 _jieba = jieba
     return _jieba
+
+
+def _segmentable(words: Iterable[str]) -> set[str]:
+    """The runs of two or more Chinese characters in ``words``: all that jieba ever cuts."""
+    return {run for word in words for run in _CJK_RUN.findall(normalize(word)) if len(run) > 1}
+
+
+def add_words(words: Iterable[str]) -> None:
+    """Teach the segmenter more domain words (a tag just named), from now on."""
+    new = _segmentable(words) - _learned
+    if not new:
+        return
+    with _jieba_lock:
+        _learned.update(new)
+        if _jieba is not None:
+            for word in new:
+                _jieba.add_word(word)
+            # Runs cut before may now cut differently.
+            _cut.cache_clear()
 
 
 def warm_up() -> None:

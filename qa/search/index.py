@@ -1,9 +1,16 @@
-"""Writing the search index: one ``SearchDocument`` per published question, its
-tokens in the database's full-text engine, and the vocabulary (``SearchTerm``)
-with document frequencies.
+"""Keeping the search index in step with questions and tags.
 
-``index_question`` and ``remove_question`` are called from ``qa.signals``;
-``rebuild_index`` from ``manage.py rebuild_search_index`` and migration 0002.
+The index is one ``SearchDocument`` per published question, its tokens in the
+database's full-text engine (``qa.search.backends``), and the vocabulary
+(``SearchTerm``) with document frequencies plus the ``#docs`` row counting the
+documents. ``connect()`` (from ``QaConfig.ready``) hooks ``index_question`` and
+``remove_question`` to saves, deletes and tag changes; ``rebuild_index`` serves
+``manage.py rebuild_search_index`` and migration 0002.
+
+Hooks run inside the caller's transaction, so an import or an admin save that
+rolls back leaves the index as it was. Bulk ``QuerySet.update()`` bypasses them:
+search still hides unpublished questions at query time, and
+``rebuild_search_index`` repairs anything else.
 """
 
 from collections import Counter
@@ -13,17 +20,21 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
-from qa import tokenize
 from qa.markdown import plain_text
-from qa.models import Question, SearchDocument, SearchTerm
-from qa.search_backends import backend
+from qa.models import Question, SearchDocument, SearchTerm, Tag
+from qa.search import tokenize
+from qa.search.backends import backend
 
 tokenize.set_cache_dir(settings.VAR_DIR / "jieba")
+# Tag names are domain words: the segmenter keeps them whole.
+tokenize.set_word_source(lambda: Tag.objects.values_list("name", flat=True))
 
 DOCS = "#docs"
-VERSION = "#version"
 _CHUNK = 500
+# Saves that touch only these fields cannot change what is indexed.
+_UNINDEXED_FIELDS = {"views", "updated"}
 
 
 def document_texts(*, title: str, body_html: str, answer_html: str, tag_names: Iterable[str]):
@@ -82,9 +93,7 @@ def _chunks(items: list, size: int = _CHUNK):
 
 def _adjust_vocabulary(added: set[str], removed: set[str], *, docs: int) -> None:
     SearchTerm.objects.bulk_create(
-        [SearchTerm(term=term, df=0) for term in [DOCS, VERSION, *added]],
-        ignore_conflicts=True,
-        batch_size=_CHUNK,
+        [SearchTerm(term=term, df=0) for term in [DOCS, *added]], ignore_conflicts=True, batch_size=_CHUNK
     )
     for chunk in _chunks(sorted(added)):
         SearchTerm.objects.filter(term__in=chunk).update(df=F("df") + 1)
@@ -92,13 +101,6 @@ def _adjust_vocabulary(added: set[str], removed: set[str], *, docs: int) -> None
         SearchTerm.objects.filter(term__in=chunk).update(df=F("df") - 1)
     if docs:
         SearchTerm.objects.filter(term=DOCS).update(df=F("df") + docs)
-    # Anything derived from the index (cached related questions) keys on this.
-    SearchTerm.objects.filter(term=VERSION).update(df=F("df") + 1)
-
-
-def index_version() -> int:
-    """Changes whenever the index does; shared by every process through the database."""
-    return SearchTerm.objects.filter(term=VERSION).values_list("df", flat=True).first() or 0
 
 
 @dataclass
@@ -134,7 +136,7 @@ def rebuild_index(questions: Iterable[SourceQuestion]) -> int:
         with connection.cursor() as cursor:
             engine.clear(cursor)
         SearchDocument.objects.all().delete()
-        SearchTerm.objects.exclude(term=VERSION).delete()
+        SearchTerm.objects.all().delete()
         for chunk in _chunks(documents):
             SearchDocument.objects.bulk_create(
                 SearchDocument(
@@ -153,7 +155,6 @@ def rebuild_index(questions: Iterable[SourceQuestion]) -> int:
         SearchTerm.objects.bulk_create(
             (SearchTerm(term=term, df=df) for term, df in vocabulary.items()), batch_size=_CHUNK
         )
-        _adjust_vocabulary(set(), set(), docs=0)
     return len(documents)
 
 
@@ -167,3 +168,60 @@ def published_sources() -> Iterable[SourceQuestion]:
             answer_html=question.answer_html,
             tag_names=[tag.name for tag in question.tags.all()],
         )
+
+
+def question_saved(sender, instance, update_fields=None, **kwargs):
+    if update_fields is not None and set(update_fields) <= _UNINDEXED_FIELDS:
+        return
+    index_question(instance)
+
+
+def question_deleted(sender, instance, **kwargs):
+    # Before the delete: the cascade removes the SearchDocument whose tokens are needed.
+    remove_question(instance.pk)
+
+
+def tags_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    if action == "pre_clear" and reverse:
+        instance._search_reindex = list(instance.questions.values_list("pk", flat=True))
+        return
+    if action not in {"post_add", "post_remove", "post_clear"}:
+        return
+    if not reverse:
+        index_question(instance)
+        return
+    pks = pk_set if action != "post_clear" else getattr(instance, "_search_reindex", [])
+    _reindex(pks)
+
+
+def tag_saved(sender, instance, created, **kwargs):
+    tokenize.add_words([instance.name])
+    if not created:
+        _reindex(instance.questions.values_list("pk", flat=True))
+
+
+def tag_deleting(sender, instance, **kwargs):
+    instance._search_reindex = list(instance.questions.values_list("pk", flat=True))
+
+
+def tag_deleted(sender, instance, **kwargs):
+    _reindex(getattr(instance, "_search_reindex", []))
+
+
+def _reindex(pks):
+    for question in Question.objects.filter(pk__in=list(pks)):
+        index_question(question)
+
+
+def connect() -> None:
+    """Keep the index in step with every save, delete and tag change."""
+    hooks = [
+        (post_save, question_saved, Question),
+        (pre_delete, question_deleted, Question),
+        (m2m_changed, tags_changed, Question.tags.through),
+        (post_save, tag_saved, Tag),
+        (pre_delete, tag_deleting, Tag),
+        (post_delete, tag_deleted, Tag),
+    ]
+    for signal, handler, sender in hooks:
+        signal.connect(handler, sender=sender, dispatch_uid=f"qa.search.{handler.__name__}")

@@ -1,0 +1,97 @@
+"""Full-text search over published questions (SPEC §6).
+
+``search(query, tag=...)`` (also ``Question.objects.search``) is the one public
+entry point; ``search_request`` reads a request's ``q`` and ``tag``. The package
+(``docs/search.md`` says more):
+
+* ``tokenize``: normalising text, segmenting Chinese (jieba, with the words of
+  ``dictionary.txt`` and the tag names), parsing queries into groups;
+* ``index``: writing the index on save, delete and tag change (``connect()``),
+  and ``rebuild_index`` for ``manage.py rebuild_search_index``;
+* ``backends``: the FTS5 (SQLite) and tsvector (PostgreSQL) engines, the only
+  code that knows the database vendor, and a pure-Python reference for tests;
+* ``ranking``: candidates from the engine, ranked in Python by one formula;
+* ``results``: ``SearchResults`` and their pages of highlighted questions;
+* ``highlight``: ``<mark>``-ed titles and snippets;
+* ``listing``: the API's cached pages of results;
+* ``related``: similar questions for the question page.
+
+Every search cache keys on the content version (``qa.freshness``).
+"""
+
+import functools
+
+from django.core.cache import cache
+
+from qa import freshness
+from qa.models import SearchTerm, Tag
+from qa.search import tokenize
+from qa.search.backends import backend
+from qa.search.index import DOCS
+from qa.search.ranking import ranked
+from qa.search.results import CACHE_SECONDS, SearchResults, cache_key
+from qa.search.tokenize import Group
+
+__all__ = ["SearchResults", "search", "search_request"]
+
+
+def search(query: str, *, tag: Tag | None = None, engine=None) -> SearchResults:
+    """Published questions matching ``query``, best first (at most ``ranking.CANDIDATES``).
+
+    Any string is safe: it is reduced to word tokens before it reaches SQL.
+    ``tag`` narrows the results to one tag; ``engine`` is for tests.
+    Results are cached per content version and query words, so a repeated
+    search costs one small query (the vocabulary rows it reads anyway, with
+    the version) until the content changes."""
+    groups = tokenize.parse_query(query or "")
+    if not groups:
+        return SearchResults(query=query, groups=[], ids=[])
+    tag_id = tag.pk if tag is not None else None
+    df, version = _vocabulary(groups)
+    if engine is not None:
+        groups, ids = ranked(groups, df, tag_id, engine)
+        return SearchResults(query=query, groups=groups, ids=ids)
+    key = cache_key("ids", version, tag_id, [(group.surface, group.tokens) for group in groups])
+    found = cache.get(key)
+    if found is None:
+        found = ranked(groups, df, tag_id, backend())
+        cache.set(key, found, CACHE_SECONDS)
+    groups, ids = found
+    return SearchResults(query=query, groups=groups, ids=ids, version=version)
+
+
+def _vocabulary(groups: list[Group]) -> tuple[dict[str, int], int]:
+    """Document frequency of every token of ``groups`` and of ``DOCS``, and the
+    content version: one query (two on an empty index)."""
+    wanted = {DOCS}
+    for group in groups:
+        wanted.add(tokenize.encode(group.surface))
+        wanted.update(group.tokens)
+    found = list(_frequencies_and_version().filter(term__in=wanted))
+    df = {term: count for term, count, _version in found}
+    # Every row carries the version; without rows (nothing indexed) it is read on its own.
+    return df, found[0][2] if found else freshness.current()
+
+
+@functools.cache
+def _frequencies_and_version():
+    # Built once per process (never evaluated itself), like listing's views query.
+    return SearchTerm.objects.annotate(version=freshness.subquery()).values_list("term", "df", "version")
+
+
+def _find_tag(value: str) -> Tag | None:
+    """The tag a ``tag`` parameter names, by slug or case-insensitive name."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    return Tag.objects.filter(slug=value).first() or Tag.objects.filter(name__iexact=value).first()
+
+
+def search_request(params) -> SearchResults:
+    """``search`` for a request's ``q`` and ``tag`` (an unknown tag finds nothing)."""
+    query = params.get("q", "").strip()
+    tag_value = params.get("tag", "").strip()
+    tag = _find_tag(tag_value)
+    if not query or (tag_value and tag is None):
+        return SearchResults(query=query, groups=[], ids=[])
+    return search(query, tag=tag)

@@ -1,0 +1,63 @@
+"""What the two SQL engines share: running their match statements."""
+
+from django.db import connection
+from django.db.models import Expression, QuerySet
+from django.db.models.expressions import RawSQL
+
+from qa.models import Question
+from qa.search.tokenize import Group
+
+
+class Backend:
+    """One full-text engine; subclasses write its SQL."""
+
+    def write(self, cursor, pk: int, title_tokens: list[str], body_tokens: list[str]) -> None:
+        raise NotImplementedError
+
+    def delete(self, cursor, pk: int) -> None:
+        raise NotImplementedError
+
+    def clear(self, cursor) -> None:
+        raise NotImplementedError
+
+    def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
+        """(SQL, params) selecting ``id``: documents with every group, newest first."""
+        raise NotImplementedError
+
+    def document_terms(self, pk: int, *, title_only: bool = False) -> RawSQL:
+        """The tokens of document ``pk`` (of its title only), to use as ``term__in=``."""
+        raise NotImplementedError
+
+    def documents_matching_each(self, terms: QuerySet, *, limit_per_term: int) -> list[dict]:
+        """For each row of ``terms`` (a values query with a ``term`` column), its
+        columns plus ``document``: each of the ``limit_per_term`` newest documents
+        containing that term, in one statement."""
+        raise NotImplementedError
+
+    def binary(self, expression: Expression) -> Expression:
+        """``expression`` compared by code point, as Python sorts strings."""
+        return expression
+
+    def match_title_first(self, groups: list[Group], *, tag_id: int | None, limit: int) -> list[int]:
+        """Up to ``limit`` matching ids, title matches first, newest first within each: one query."""
+        selects, params = [], []
+        for k, title_only in enumerate((True, False)):
+            sql, part_params = self.match_sql(groups, title_only=title_only, tag_id=tag_id, limit=limit)
+            selects.append(f"SELECT {k} AS k, m{k}.id FROM ({sql}) AS m{k}")  # noqa: S608 - placeholders only
+            params.extend(part_params)
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(selects) + " ORDER BY k, id DESC", params)
+            return list(dict.fromkeys(row[1] for row in cursor.fetchall()))[:limit]
+
+    @staticmethod
+    def tagged(tag_id: int) -> tuple[str, tuple]:
+        """(SQL, params) selecting the ids of the questions with tag ``tag_id``."""
+        tagged = Question.tags.through.objects.filter(tag_id=tag_id).values("question_id")
+        return tagged.query.sql_with_params()
+
+    @staticmethod
+    def rows(sql: str, params) -> list[dict]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

@@ -1,0 +1,148 @@
+"""Ranking search results: the same formula whatever the database.
+
+``ranked`` resolves the query groups against the vocabulary (dropping words the
+index has never seen, widening typos to close spellings), asks the engine for
+candidates (documents with every group, title matches first, newest first, at
+most ``CANDIDATES``; failing that, each group on its own, rarest first) and
+orders them in Python by coverage, title hits and a BM25-like weight of rare
+words. Candidate order is defined by ids, not by engine-specific scores, so
+both engines give the same results.
+"""
+
+import math
+
+from qa.models import SearchDocument, SearchTerm
+from qa.search import tokenize
+from qa.search.index import DOCS
+from qa.search.tokenize import Group
+
+# Documents ranked per query; result lists stop here (nobody pages past 10 pages).
+CANDIDATES = 200
+# An indexed English word this rare is also searched as a close spelling that is
+# this much more common (and in at least that many documents): likely its typo.
+RARE_WORD_DF = 2
+COMMON_SPELLING_RATIO = 3
+COMMON_SPELLING_DF = 3
+_TITLE_WEIGHT = 2.0
+
+
+def ranked(
+    groups: list[Group], df: dict[str, int], tag_id: int | None, engine
+) -> tuple[list[Group], list[int]]:
+    """(groups as resolved, ranked ids) for parsed query ``groups``, given the
+    document frequency ``df`` of their tokens and of ``DOCS``."""
+    groups, weights, typed = _resolve(groups, df)
+    if not groups:
+        return [], []
+
+    ids = engine.match_title_first(groups, tag_id=tag_id, limit=CANDIDATES)
+    if any(typed):
+        # A rare word was widened to its common spelling: the documents with the
+        # word as typed stay among the candidates however many have the other.
+        as_typed = [exact[0] if exact else group for group, exact in zip(groups, typed, strict=True)]
+        ids = list(dict.fromkeys(engine.match_title_first(as_typed, tag_id=tag_id, limit=CANDIDATES) + ids))[
+            :CANDIDATES
+        ]
+    if not ids and len(groups) > 1:
+        # Nothing has every word: gather documents for each word, rarest first.
+        share = max(CANDIDATES // len(groups), 10)
+        by_rarity = sorted(zip(weights, range(len(groups)), strict=True), reverse=True)
+        for _weight, i in by_rarity:
+            ids.extend(engine.match_title_first([groups[i]], tag_id=tag_id, limit=share))
+        ids = list(dict.fromkeys(ids))
+    return groups, _rank(ids, groups, weights, typed)
+
+
+def _resolve(groups: list[Group], df: dict[str, int]):
+    """Drop groups the index cannot match, correct typos, and weigh each group by rarity.
+
+    Returns the groups to match, their weights, and for each group widened
+    from a rare but indexed word to a common spelling of it, the group as typed
+    with its own (higher) weight, else None. An index can hold a typo itself
+    (one answer misspelling "transformer"), and matching only that would hide
+    every question spelled right."""
+    total = max(df.get(DOCS, 0), 1)
+
+    def rarity(frequency: int) -> float:
+        return math.log(1 + (total - frequency + 0.5) / (frequency + 0.5))
+
+    resolved, weights, typed = [], [], []
+    for group in groups:
+        counts = [df.get(token, 0) for token in group.tokens]
+        exact = None
+        if min(counts) <= 0:
+            if not group.is_ascii_word:
+                continue
+            alternatives = _corrections(group.surface)
+            if not alternatives:
+                continue
+            group = group.with_alternatives([term for term, _count in alternatives])
+            frequency = max(count for _term, count in alternatives)
+        else:
+            frequency = df.get(tokenize.encode(group.surface)) or min(counts)
+            if group.is_ascii_word and frequency <= RARE_WORD_DF:
+                least = max(COMMON_SPELLING_DF, COMMON_SPELLING_RATIO * frequency)
+                alternatives = _corrections(group.surface, min_count=least)
+                if alternatives:
+                    exact = (group, rarity(frequency))
+                    group = group.with_alternatives([*group.tokens, *(term for term, _count in alternatives)])
+                    frequency = max(count for _term, count in alternatives)
+        resolved.append(group)
+        weights.append(rarity(frequency))
+        typed.append(exact)
+    return resolved, weights, typed
+
+
+def _corrections(word: str, limit: int = 3, min_count: int = 1) -> list[tuple[str, int]]:
+    """Other indexed English words, in at least ``min_count`` documents, within a
+    small edit distance of ``word``.
+
+    Candidates share the first letter (typos rarely hit it) and a similar
+    length, which an index range scan on ``term`` finds without reading the
+    whole vocabulary."""
+    from rapidfuzz.distance import Levenshtein
+
+    allowed = 1 if len(word) <= 5 else 2
+    first = word[0]
+    candidates = SearchTerm.objects.filter(
+        term__gte=first, term__lt=chr(ord(first) + 1), df__gte=max(min_count, 1)
+    ).exclude(term=word)
+    scored = []
+    for term, count in candidates.values_list("term", "df").iterator(chunk_size=2000):
+        if abs(len(term) - len(word)) > allowed or not term.isalpha():
+            continue
+        distance = Levenshtein.distance(word, term, score_cutoff=allowed)
+        if distance <= allowed:
+            scored.append((distance, -count, term))
+    if not scored:
+        return []
+    # Only the closest spellings: a second-best guess would add noise, not answers.
+    best = min(distance for distance, _count, _term in scored)
+    closest = sorted(item for item in scored if item[0] == best)[:limit]
+    return [(term, -negative) for _d, negative, term in closest]
+
+
+def _rank(ids: list[int], groups: list[Group], weights: list[float], typed: list) -> list[int]:
+    if not ids:
+        return []
+    texts = SearchDocument.objects.filter(pk__in=ids, question__is_published=True).values_list(
+        "question_id", "title_text", "body_text"
+    )
+    scored = []
+    for pk, title, body in texts:
+        coverage = title_hits = score = 0.0
+        for group, weight, exact in zip(groups, weights, typed, strict=True):
+            if exact and (exact[0].matches_text(title) or exact[0].matches_text(body)):
+                # The word as typed scores as it did before it was widened, above its respelling.
+                group, weight = exact
+            in_title = group.matches_text(title)
+            in_body = group.matches_text(body)
+            if not (in_title or in_body):
+                continue
+            coverage += weight
+            title_hits += in_title
+            frequency = group.count_in(body)
+            body_part = frequency / (frequency + 1.2) if frequency else (0.25 if in_body else 0.0)
+            score += weight * ((_TITLE_WEIGHT if in_title else 0.0) + body_part)
+        scored.append((-round(coverage, 9), -title_hits, -round(score, 9), -pk))
+    return [-key[-1] for key in sorted(scored)]

@@ -5,8 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 
 from qa.models import Question, RelatedQuestion, Tag
+from resources.models import Recommendation, Resource
 
 _counter = itertools.count(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +33,27 @@ def make_question(*, tags=(), related=(), **overrides) -> Question:
     for position, other in enumerate(related):
         RelatedQuestion.objects.create(from_question=question, to_question=other, position=position)
     return question
+
+
+PDF_BYTES = b"%PDF-1.4\n% a tiny test document\n%%EOF\n"
+
+
+def make_resource(*, content=PDF_BYTES, filename="资料.pdf", questions=(), **overrides) -> Resource:
+    """A saved, published resource with a stored file; keyword arguments override any field."""
+    n = next(_counter)
+    fields = {"title": f"测试资源 {n}", "description": f"第 {n} 个资源的**说明**。"}
+    fields.update(overrides)
+    resource = Resource.objects.create(file=ContentFile(content, name=filename), **fields)
+    for position, question in enumerate(questions):
+        Recommendation.objects.create(question=question, resource=resource, position=position)
+    return resource
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Uploaded files go to a fresh folder of this test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 def pytest_configure(config):

@@ -1,3 +1,5 @@
+"""The management commands: load_demo (the demo content itself included) and rerender_markdown."""
+
 import json
 from io import StringIO
 from pathlib import Path
@@ -14,12 +16,6 @@ from tests.conftest import make_question
 pytestmark = pytest.mark.django_db
 
 DEMO = Path(__file__).resolve().parent.parent / "qa" / "demo" / "demo.json"
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 def run(*args) -> str:
@@ -45,7 +41,7 @@ def test_demo_file_is_valid_and_covers_the_promised_ground():
     assert any(not name.isascii() for name in (r.name for r in content.resources))
 
 
-def test_load_demo_fills_an_empty_database_and_pages_render(media):
+def test_load_demo_fills_an_empty_database_and_pages_render(media_root):
     output = run("load_demo", str(DEMO))
     assert "loaded" in output
 
@@ -59,7 +55,7 @@ def test_load_demo_fills_an_empty_database_and_pages_render(media):
     assert question.title in response.content.decode()
 
 
-def test_demo_questions_are_searchable_right_after_loading(media):
+def test_demo_questions_are_searchable_right_after_loading(media_root):
     run("load_demo", str(DEMO))
     response = Client().get("/api/questions/", {"q": "直方图均衡"})
     assert response.status_code == 200
@@ -67,7 +63,7 @@ def test_demo_questions_are_searchable_right_after_loading(media):
     assert Question.objects.get(key="histogram-equalization").title in titles
 
 
-def test_load_demo_leaves_a_database_with_questions_alone(media):
+def test_load_demo_leaves_a_database_with_questions_alone(media_root):
     make_question(title="站长写的第一个问题")
     output = run("load_demo", str(DEMO))
     assert "skipped" in output
@@ -75,7 +71,7 @@ def test_load_demo_leaves_a_database_with_questions_alone(media):
     assert Resource.objects.count() == 0
 
 
-def test_load_demo_twice_keeps_edits(media):
+def test_load_demo_twice_keeps_edits(media_root):
     run("load_demo", str(DEMO))
     question = Question.objects.order_by("pk").first()
     question.title = "编辑过的标题"
@@ -85,7 +81,7 @@ def test_load_demo_twice_keeps_edits(media):
     assert Question.objects.count() == len(json.loads(DEMO.read_text(encoding="utf-8"))["questions"])
 
 
-def test_rerender_markdown_rebuilds_stale_html(media, tmp_path):
+def test_rerender_markdown_rebuilds_stale_html(media_root, tmp_path):
     fresh = make_question(answer="**新**")
     stale = make_question(answer="# 标题\n\n正文 **加粗**")
     # Simulate HTML stored by an older pipeline.

@@ -12,7 +12,7 @@ from django.core.signals import request_finished
 from django.db import close_old_connections
 
 from resources.models import Resource
-from tests.test_resources import make_resource, media_root  # noqa: F401 - fixture
+from tests.conftest import make_resource
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +91,7 @@ def test_api_clients_get_the_refusal_as_json(client, one_slot):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_client_that_hangs_up_gives_its_slot_back(live_server, settings, media_root):  # noqa: F811
+def test_a_client_that_hangs_up_gives_its_slot_back(live_server, settings, media_root):
     """Over a real socket: the server closes the response when the client goes away."""
     settings.ZHIKU_MAX_DOWNLOADS_PER_WORKER = 1
     settings.ZHIKU_RATELIMIT = False

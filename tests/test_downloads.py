@@ -15,7 +15,7 @@ from resources.downloads import (
     parse_range,
 )
 from resources.models import Resource
-from tests.test_resources import make_resource, media_root  # noqa: F401 - fixture
+from tests.conftest import make_resource
 
 pytestmark = pytest.mark.django_db
 

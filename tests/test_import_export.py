@@ -16,12 +16,6 @@ PDF_BYTES = b"%PDF-1.4\n% tiny test file\n%%EOF\n"
 ZIP_BYTES = b"PK\x05\x06" + b"\x00" * 18
 
 
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
 def stored_files(media: Path) -> list[Path]:
     return [p for p in media.rglob("*") if p.is_file()] if media.exists() else []
 
@@ -69,7 +63,7 @@ def write_content(folder: Path, content: dict, files: dict[str, bytes] | None = 
     return path
 
 
-def test_import_creates_questions_resources_and_links(tmp_path, media):
+def test_import_creates_questions_resources_and_links(tmp_path, media_root):
     call_command("import_content", str(write_content(tmp_path / "in", sample_content())))
 
     inv = Question.objects.get(key="inv")
@@ -92,10 +86,10 @@ def test_import_creates_questions_resources_and_links(tmp_path, media):
     assert "<em>PDF</em>" in pdf.description_html
     with pdf.file.open("rb") as fh:
         assert fh.read() == PDF_BYTES
-    assert len(stored_files(media)) == 2
+    assert len(stored_files(media_root)) == 2
 
 
-def test_reimport_updates_in_place_without_duplicates_or_new_files(tmp_path, media):
+def test_reimport_updates_in_place_without_duplicates_or_new_files(tmp_path, media_root):
     content = sample_content()
     path = write_content(tmp_path / "in", content)
     call_command("import_content", str(path))
@@ -123,10 +117,12 @@ def test_reimport_updates_in_place_without_duplicates_or_new_files(tmp_path, med
     pdf = Resource.objects.get(key="pdf1")
     assert pdf.downloads == 9
     assert pdf.file.name == first_file, "an unchanged file is not stored again"
-    assert len(stored_files(media)) == 2
+    assert len(stored_files(media_root)) == 2
 
 
-def test_reimport_with_changed_file_stores_the_new_bytes(tmp_path, media, django_capture_on_commit_callbacks):
+def test_reimport_with_changed_file_stores_the_new_bytes(
+    tmp_path, media_root, django_capture_on_commit_callbacks
+):
     path = write_content(tmp_path / "in", sample_content())
     call_command("import_content", str(path))
     old_name = Resource.objects.get(key="pdf1").file.name
@@ -139,11 +135,11 @@ def test_reimport_with_changed_file_stores_the_new_bytes(tmp_path, media, django
     assert pdf.file.name != old_name
     with pdf.file.open("rb") as fh:
         assert fh.read().endswith(b"% v2\n")
-    assert not (media / old_name).exists(), "the replaced file is removed once the import commits"
-    assert len(stored_files(media)) == 2
+    assert not (media_root / old_name).exists(), "the replaced file is removed once the import commits"
+    assert len(stored_files(media_root)) == 2
 
 
-def test_omitted_optional_fields_keep_their_values_on_update(tmp_path, media):
+def test_omitted_optional_fields_keep_their_values_on_update(tmp_path, media_root):
     path = write_content(tmp_path / "in", sample_content())
     call_command("import_content", str(path))
     slim = {"questions": [{"key": "inv", "title": "如何用 Python 实现灰度反色", "answer": "新回答"}]}
@@ -156,21 +152,21 @@ def test_omitted_optional_fields_keep_their_values_on_update(tmp_path, media):
     assert inv.related_links.count() == 2
 
 
-def test_import_may_link_to_questions_already_in_the_database(tmp_path, media):
+def test_import_may_link_to_questions_already_in_the_database(tmp_path, media_root):
     make_question(key="old", title="已有的问题")
     content = {"questions": [{"key": "new", "title": "新问题", "answer": "答", "related": ["old"]}]}
     call_command("import_content", str(write_content(tmp_path / "in", content, files={})))
     assert [q.key for q in Question.objects.get(key="new").related.all()] == ["old"]
 
 
-def test_tags_are_matched_case_insensitively(tmp_path, media):
+def test_tags_are_matched_case_insensitively(tmp_path, media_root):
     Tag.objects.create(name="Python")
     content = {"questions": [{"key": "a", "title": "标题", "answer": "答", "tags": ["python", "C++", "C#"]}]}
     call_command("import_content", str(write_content(tmp_path / "in", content, files={})))
     assert sorted(Tag.objects.values_list("name", flat=True)) == ["C#", "C++", "Python"]
 
 
-def test_tag_names_are_trimmed_so_a_stray_space_makes_no_second_tag(tmp_path, media):
+def test_tag_names_are_trimmed_so_a_stray_space_makes_no_second_tag(tmp_path, media_root):
     content = {"questions": [{"key": "a", "title": "标题", "answer": "答", "tags": ["python", " 图像处理 "]}]}
     call_command("import_content", str(write_content(tmp_path / "in", content, files={})))
     second = {"key": "b", "title": "另一个", "answer": "答", "tags": ["Python ", "图像处理"]}
@@ -180,7 +176,7 @@ def test_tag_names_are_trimmed_so_a_stray_space_makes_no_second_tag(tmp_path, me
     assert Question.objects.get(key="b").tags.count() == 2
 
 
-def test_a_content_file_saved_with_a_byte_order_mark_imports(tmp_path, media):
+def test_a_content_file_saved_with_a_byte_order_mark_imports(tmp_path, media_root):
     """Windows editors write UTF-8 with a BOM; json.loads alone refuses it."""
     path = write_content(tmp_path / "in", sample_content())
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
@@ -188,16 +184,16 @@ def test_a_content_file_saved_with_a_byte_order_mark_imports(tmp_path, media):
     assert Question.objects.filter(key="inv").exists()
 
 
-def test_naive_created_time_is_read_in_the_site_time_zone(tmp_path, media):
+def test_naive_created_time_is_read_in_the_site_time_zone(tmp_path, media_root):
     content = {"questions": [{"key": "a", "title": "标题", "answer": "答", "created": "2025-03-01T08:00:00"}]}
     call_command("import_content", str(write_content(tmp_path / "in", content, files={})))
     assert Question.objects.get(key="a").created == datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
 
 
-def test_dry_run_checks_but_writes_nothing(tmp_path, media):
+def test_dry_run_checks_but_writes_nothing(tmp_path, media_root):
     call_command("import_content", str(write_content(tmp_path / "in", sample_content())), "--dry-run")
     assert Question.objects.count() == 0
-    assert stored_files(media) == []
+    assert stored_files(media_root) == []
 
 
 # --- Errors: named item and field, non-zero exit, nothing written -------------------------------
@@ -284,7 +280,7 @@ ERROR_CASES = {
 
 
 @pytest.mark.parametrize("case", ERROR_CASES, ids=list(ERROR_CASES))
-def test_bad_content_names_item_and_field_and_writes_nothing(case, tmp_path, media):
+def test_bad_content_names_item_and_field_and_writes_nothing(case, tmp_path, media_root):
     content, expected = ERROR_CASES[case]
     (tmp_path / "secret.txt").write_text("outside")
     path = write_content(tmp_path / "in", content)
@@ -298,10 +294,10 @@ def test_bad_content_names_item_and_field_and_writes_nothing(case, tmp_path, med
     assert Question.objects.count() == 0
     assert Resource.objects.count() == 0
     assert Tag.objects.count() == 0
-    assert stored_files(media) == []
+    assert stored_files(media_root) == []
 
 
-def test_bad_json_is_reported_with_its_position(tmp_path, media):
+def test_bad_json_is_reported_with_its_position(tmp_path, media_root):
     path = tmp_path / "content.json"
     path.write_text('{"questions": [{"key": "a",}]}', encoding="utf-8")
     with pytest.raises(CommandError, match=r"invalid JSON at line 1, column \d+"):
@@ -309,7 +305,7 @@ def test_bad_json_is_reported_with_its_position(tmp_path, media):
     assert Question.objects.count() == 0
 
 
-def test_symlink_out_of_the_folder_is_refused(tmp_path, media):
+def test_symlink_out_of_the_folder_is_refused(tmp_path, media_root):
     (tmp_path / "secret.txt").write_text("outside")
     path = write_content(tmp_path / "in", sample_content())
     target = tmp_path / "in/files/scripts.zip"
@@ -317,10 +313,10 @@ def test_symlink_out_of_the_folder_is_refused(tmp_path, media):
     os.symlink(tmp_path / "secret.txt", target)
     with pytest.raises(CommandError, match=r'resources\[1\] \(key "zip1"\), field "file": .*symbolic link'):
         call_command("import_content", str(path))
-    assert stored_files(media) == []
+    assert stored_files(media_root) == []
 
 
-def test_symlinked_folder_is_refused(tmp_path, media):
+def test_symlinked_folder_is_refused(tmp_path, media_root):
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere/scripts.zip").write_bytes(ZIP_BYTES)
     content = broken(lambda c: c["resources"][1].update(file="linked/scripts.zip"))
@@ -328,10 +324,10 @@ def test_symlinked_folder_is_refused(tmp_path, media):
     os.symlink(tmp_path / "elsewhere", tmp_path / "in/linked")
     with pytest.raises(CommandError, match=r'resources\[1\] \(key "zip1"\), field "file": .*symbolic link'):
         call_command("import_content", str(path))
-    assert stored_files(media) == []
+    assert stored_files(media_root) == []
 
 
-def test_every_problem_is_reported_at_once(tmp_path, media):
+def test_every_problem_is_reported_at_once(tmp_path, media_root):
     content = broken(lambda c: (c["questions"][0].pop("answer"), c["resources"][0].update(file="../x.pdf")))
     with pytest.raises(CommandError) as excinfo:
         call_command("import_content", str(write_content(tmp_path / "in", content)))
@@ -339,7 +335,7 @@ def test_every_problem_is_reported_at_once(tmp_path, media):
     assert '"file"' in str(excinfo.value)
 
 
-def test_failed_import_leaves_existing_rows_untouched(tmp_path, media):
+def test_failed_import_leaves_existing_rows_untouched(tmp_path, media_root):
     path = write_content(tmp_path / "in", sample_content())
     call_command("import_content", str(path))
     content = sample_content()
@@ -352,7 +348,7 @@ def test_failed_import_leaves_existing_rows_untouched(tmp_path, media):
     assert Question.objects.get(key="inv").title == "如何用 Python 实现灰度反色"
 
 
-def test_failure_while_writing_rolls_back_rows_and_removes_stored_files(tmp_path, media, monkeypatch):
+def test_failure_while_writing_rolls_back_rows_and_removes_stored_files(tmp_path, media_root, monkeypatch):
     """A failure after files reached storage still leaves no rows and no files behind."""
     from qa import importing
 
@@ -364,13 +360,13 @@ def test_failure_while_writing_rolls_back_rows_and_removes_stored_files(tmp_path
         call_command("import_content", str(write_content(tmp_path / "in", sample_content())))
     assert Question.objects.count() == 0
     assert Resource.objects.count() == 0
-    assert stored_files(media) == []
+    assert stored_files(media_root) == []
 
 
 # --- Export ------------------------------------------------------------------------------------
 
 
-def test_export_then_import_into_an_empty_database_loses_nothing(tmp_path, media, settings):
+def test_export_then_import_into_an_empty_database_loses_nothing(tmp_path, media_root, settings):
     call_command("import_content", str(write_content(tmp_path / "in", sample_content())))
     # A question made in the admin has no key, and a second resource shares a file name.
     plain = make_question(title="后台新建的问题", answer="| a | b |\n|---|---|\n| 1 | 2 |\n", views=3)
@@ -421,14 +417,14 @@ def test_export_then_import_into_an_empty_database_loses_nothing(tmp_path, media
     assert snapshot() == before
 
 
-def test_export_refuses_a_folder_that_is_not_empty(tmp_path, media):
+def test_export_refuses_a_folder_that_is_not_empty(tmp_path, media_root):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "old.txt").write_text("x")
     with pytest.raises(CommandError, match="empty"):
         call_command("export_content", str(tmp_path / "out"))
 
 
-def test_export_of_an_empty_site_imports_cleanly(tmp_path, media):
+def test_export_of_an_empty_site_imports_cleanly(tmp_path, media_root):
     call_command("export_content", str(tmp_path / "out"))
     assert json.loads((tmp_path / "out/content.json").read_text()) == {"questions": [], "resources": []}
     call_command("import_content", str(tmp_path / "out"))

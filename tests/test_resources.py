@@ -1,7 +1,6 @@
 """Resources: stored files, pages, the question page sections, API, query counts."""
 
 import hashlib
-import itertools
 
 import pytest
 from django.core.files.base import ContentFile
@@ -9,29 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from resources.models import Recommendation, Resource
-from tests.conftest import make_question
+from tests.conftest import PDF_BYTES, make_question, make_resource
 
-pytestmark = pytest.mark.django_db
-
-PDF_BYTES = b"%PDF-1.4\n% a tiny test document\n%%EOF\n"
-_counter = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-def make_resource(*, content=PDF_BYTES, filename="资料.pdf", questions=(), **overrides) -> Resource:
-    """A saved, published resource with a stored file; keyword arguments override any field."""
-    n = next(_counter)
-    fields = {"title": f"测试资源 {n}", "description": f"第 {n} 个资源的**说明**。"}
-    fields.update(overrides)
-    resource = Resource.objects.create(file=ContentFile(content, name=filename), **fields)
-    for position, question in enumerate(questions):
-        Recommendation.objects.create(question=question, resource=resource, position=position)
-    return resource
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 
 def stored_path(resource):

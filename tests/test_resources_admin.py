@@ -9,8 +9,7 @@ from PIL import Image
 
 from resources.forms import content_matches_type
 from resources.models import Recommendation, Resource
-from tests.conftest import make_question
-from tests.test_resources import PDF_BYTES, make_resource, media_root  # noqa: F401 - fixture
+from tests.conftest import PDF_BYTES, make_question, make_resource
 
 pytestmark = pytest.mark.django_db
 

@@ -76,11 +76,6 @@ def invert_result_page(context, live_server) -> str:
     return answer.text()
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def test_every_kind_of_page_is_valid_html(media_root, browser, live_server, site_content, tmp_path):
     # Enough questions for pagination links, at times with microseconds, as the admin saves them.
     for number in range(22):

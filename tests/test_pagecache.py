@@ -3,19 +3,13 @@
 import re
 
 import pytest
-from django.core.files.base import ContentFile
 from django.test import Client
 
 from qa.models import Question
-from resources.models import Recommendation, Resource
-from tests.conftest import make_question
+from resources.models import Recommendation
+from tests.conftest import make_question, make_resource
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 
 def visit(question, **headers) -> str:
@@ -27,13 +21,6 @@ def visit(question, **headers) -> str:
 
 def views_shown(html: str) -> int:
     return int(re.search(r'<span class="views">(\d+)', html).group(1))
-
-
-def make_resource(title: str, **fields) -> Resource:
-    resource = Resource(title=title, **fields)
-    resource.file.save("notes.pdf", ContentFile(b"%PDF-1.4 test"), save=False)
-    resource.save()
-    return resource
 
 
 def test_repeat_visit_is_served_from_cache_with_two_queries(django_assert_num_queries):
@@ -48,9 +35,11 @@ def test_repeat_visit_is_served_from_cache_with_two_queries(django_assert_num_qu
 def test_first_rendering_takes_six_queries_whatever_the_resources(count, django_assert_num_queries):
     question = make_question(tags=["python"], related=[make_question(tags=["python"])])
     for n in range(count):
-        Recommendation.objects.create(question=question, resource=make_resource(f"资料 {n}"), position=n)
+        Recommendation.objects.create(
+            question=question, resource=make_resource(title=f"资料 {n}"), position=n
+        )
     for n in range(count):
-        make_resource(f"新资料 {n}")
+        make_resource(title=f"新资料 {n}")
     with django_assert_num_queries(6):
         html = visit(question)
     assert html.count('class="related__item resource-item"') == count
@@ -144,13 +133,13 @@ def test_unpublished_question_is_gone_at_once():
 def test_new_resource_shows_in_latest_resources_at_once():
     question = make_question()
     visit(question)
-    make_resource("新上传的资料")
+    make_resource(title="新上传的资料")
     assert "新上传的资料" in visit(question)
 
 
 def test_recommendation_added_and_resource_deleted_show_at_once():
     question = make_question()
-    resource = make_resource("推荐资料")
+    resource = make_resource(title="推荐资料")
     visit(question)
     Recommendation.objects.create(question=question, resource=resource)
     html = visit(question)

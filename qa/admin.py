@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from qa.admin_figures import FigureInline
 from qa.markdown import render_markdown
 from qa.models import Question, RelatedQuestion, Tag
 
@@ -56,6 +57,19 @@ class MarkdownPreviewMixin:
             )
         return field
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            # The preview of an existing object may resolve what belongs to it (figures).
+            for name in self.markdown_fields:
+                if name in form.base_fields:
+                    form.base_fields[name].widget.attrs["data-preview-object"] = str(obj.pk)
+        return form
+
+    def preview_figures(self, request, object_id: str) -> dict:
+        """The figures ``figure:NAME`` may name in a preview of object ``object_id``."""
+        return {}
+
     @method_decorator(require_POST)
     def markdown_preview(self, request):
         """``{"html": ...}``: the field's Markdown as the site will render it."""
@@ -64,7 +78,8 @@ class MarkdownPreviewMixin:
         text = request.POST.get("text", "")
         if len(text) > PREVIEW_MAX_CHARS:
             return JsonResponse({"error": str(_("The text is too long to preview."))}, status=413)
-        return JsonResponse({"html": render_markdown(text)})
+        figures = self.preview_figures(request, request.POST.get("object", ""))
+        return JsonResponse({"html": render_markdown(text, figures=figures)})
 
 
 @admin.register(Tag)
@@ -98,7 +113,7 @@ class QuestionAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
     date_hierarchy = "created"
     filter_horizontal = ["tags"]
     readonly_fields = ["views", "updated"]
-    inlines = [RelatedQuestionInline]
+    inlines = [RelatedQuestionInline, FigureInline]
     actions = ["publish", "unpublish"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "key", "tags", "is_published", "created"]}),
@@ -106,6 +121,12 @@ class QuestionAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
         (_("Answer"), {"fields": ["answer"]}),
         (_("Counters"), {"fields": ["views", "updated"]}),
     ]
+
+    def preview_figures(self, request, object_id):
+        question = Question.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if question is None or not self.has_change_permission(request, question):
+            return {}
+        return question.figure_refs()
 
     @admin.action(description=_("Publish the selected questions"))
     def publish(self, request, queryset):

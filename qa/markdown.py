@@ -127,7 +127,9 @@ def _extensions():
     ]
 
 
-_SIZES = re.compile(r"[0-9a-z(),.%: -]{1,200}")
+# "(max-width: 900px) 100vw, 800px": width conditions and lengths, nothing else.
+_SIZE = r"(?:\((?:max|min)-width: ?\d{1,5}px\) )?\d{1,5}(?:px|vw)"
+_SIZES = re.compile(rf"{_SIZE}(?:, ?{_SIZE}){{0,5}}")
 _IMAGE_ATTRIBUTE_VALUES = {"loading": {"lazy", "eager"}, "decoding": {"async", "sync", "auto"}}
 
 

@@ -568,3 +568,12 @@ def test_figure_entries_are_checked(media, tmp_path, figures, word):
         import_content(path=write_content(tmp_path, figures, {"files/before.png": png_bytes((20, 20))}))
     assert word in "\n".join(caught.value.problems)
     assert not Question.objects.exists() and stored_files(media) == []
+
+
+@pytest.mark.django_db
+def test_images_come_from_the_site_only_except_on_the_image_tool_page(client):
+    question = make_question()
+    policy = client.get(question.get_absolute_url())["Content-Security-Policy"]
+    assert "img-src 'self';" in policy + ";"
+    tool = client.get("/tools/invert/")["Content-Security-Policy"]
+    assert re.search(r"img-src 'self' data: blob:", tool)

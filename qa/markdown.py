@@ -325,7 +325,8 @@ def _toc_html(tokens: list[dict]) -> str:
 # Decorations the renderer adds that are not part of the text.
 _DECORATION = re.compile(
     r'<a class="headerlink"[^>]*>.*?</a>|<span class="filename">.*?</span>'
-    r'|<sup id="fnref[^"]*">.*?</sup>|<div class="footnote">.*?</div>\s*$',
+    r'|<sup id="fnref[^"]*">.*?</sup>|<div class="footnote">.*?</div>\s*$'
+    r'|<span class="figure-missing__note">.*?</span>',
     re.DOTALL,
 )
 
@@ -353,9 +354,10 @@ def plain_text(html: str) -> str:
     return " ".join(html_lib.unescape(text).split())
 
 
-# Blocks that read badly as running text in an excerpt: code, tables and display math.
+# Blocks that read badly as running text in an excerpt: code, tables, display math and figures.
 _NOT_PROSE = re.compile(
-    r'<div class="highlight">.*?</pre>\s*</div>|<table>.*?</table>|<div class="math-display[^"]*">.*?</div>',
+    r'<div class="highlight">.*?</pre>\s*</div>|<table>.*?</table>|<div class="math-display[^"]*">.*?</div>'
+    r"|<figure>.*?</figure>",
     re.DOTALL,
 )
 _HEADING_END = re.compile(r"</h[1-6]>")

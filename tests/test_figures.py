@@ -138,6 +138,17 @@ def test_the_sanitiser_keeps_the_site_own_image_markup():
     assert 'srcset="/n.png 480w, /a.png 900w"' in html and 'loading="lazy"' in html and "<figure>" in html
 
 
+def test_excerpts_leave_out_figure_captions_and_missing_notes():
+    from qa.markdown import excerpt
+
+    html = render_markdown(
+        "先看图：\n\n![猫](figure:cat)\n\n![狗](figure:dog)\n\n再读文字。", figures={"cat": WIDE}
+    )
+    text = excerpt(html)
+    assert "反色前后" not in text and "缺少插图" not in text
+    assert text.startswith("先看图：") and "再读文字。" in text
+
+
 def test_table_of_contents_from_three_headings():
     two = render_document("## 一\n\n文字\n\n## 二\n\n文字")
     assert two.toc_html == ""

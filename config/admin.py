@@ -91,6 +91,19 @@ class MarkdownPreviewMixin:
             )
         return field
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            # The preview of an existing object may resolve what belongs to it (figures).
+            for name in self.markdown_fields:
+                if name in form.base_fields:
+                    form.base_fields[name].widget.attrs["data-preview-object"] = str(obj.pk)
+        return form
+
+    def preview_figures(self, request, object_id: str) -> dict:
+        """The figures ``figure:NAME`` may name in a preview of object ``object_id``."""
+        return {}
+
     @method_decorator(require_POST)
     def markdown_preview(self, request):
         """``{"html": ...}``: the field's Markdown as the site will render it."""
@@ -99,7 +112,8 @@ class MarkdownPreviewMixin:
         text = request.POST.get("text", "")
         if len(text) > PREVIEW_MAX_CHARS:
             return json_error(_("The text is too long to preview."), 413)
-        return json_response({"html": render_markdown(text)})
+        figures = self.preview_figures(request, request.POST.get("object", ""))
+        return json_response({"html": render_markdown(text, figures=figures)})
 
 
 def _username(value) -> str:

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.admin import MarkdownPreviewMixin
+from qa.admin_figures import FigureInline
 from qa.models import Question, RelatedQuestion, Tag
 from resources.models import Recommendation
 
@@ -51,7 +52,7 @@ class QuestionAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
     date_hierarchy = "created"
     filter_horizontal = ["tags"]
     readonly_fields = ["views", "updated"]
-    inlines = [RelatedQuestionInline, RecommendedResourceInline]
+    inlines = [RelatedQuestionInline, FigureInline, RecommendedResourceInline]
     actions = ["publish", "unpublish"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "key", "tags", "is_published", "created"]}),
@@ -59,6 +60,12 @@ class QuestionAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
         (_("Answer"), {"fields": ["answer"]}),
         (_("Counters"), {"fields": ["views", "updated"]}),
     ]
+
+    def preview_figures(self, request, object_id):
+        question = Question.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if question is None or not self.has_change_permission(request, question):
+            return {}
+        return question.figure_refs()
 
     @admin.action(description=_("Publish the selected questions"))
     def publish(self, request, queryset):

@@ -13,6 +13,9 @@ from qa.models import Question, RelatedQuestion
 from qa.transfer import CONTENT_FILE, FILES_DIR, TransferError, is_plain_name
 from resources.models import Recommendation, Resource
 
+# Figure images go to files/figures/ (files/ holds the resources).
+FIGURES_DIR = "figures"
+
 
 @dataclass
 class ExportSummary:
@@ -54,8 +57,8 @@ def _export_name(resource: Resource, key: str, used: set[str]) -> str:
     return candidate
 
 
-def _copy_out(resource: Resource, destination: Path) -> None:
-    with resource.file.open("rb") as source, destination.open("wb") as out:
+def _copy_out(file, destination: Path) -> None:
+    with file.open("rb") as source, destination.open("wb") as out:
         for chunk in source.chunks():
             out.write(chunk)
 
@@ -71,6 +74,7 @@ def export_content(*, directory: Path) -> ExportSummary:
     questions = list(
         Question.objects.order_by("pk").prefetch_related(
             "tags",
+            "figures",
             Prefetch("related_links", queryset=RelatedQuestion.objects.order_by("position", "pk")),
             Prefetch("recommendations", queryset=Recommendation.objects.order_by("position", "pk")),
         )
@@ -82,6 +86,11 @@ def export_content(*, directory: Path) -> ExportSummary:
         f'resource {resource_keys[r.pk]} ("{r.title}"): its file {r.file.name!r} is not in storage'
         for r in resources
         if not r.file or not r.file.storage.exists(r.file.name)
+    ] + [
+        f'question {question_keys[q.pk]}, figure "{f.name}": its file {f.image.name!r} is not in storage'
+        for q in questions
+        for f in q.figures.all()
+        if not f.image or not f.image.storage.exists(f.image.name)
     ]
     if missing:
         raise TransferError(missing)
@@ -93,7 +102,7 @@ def export_content(*, directory: Path) -> ExportSummary:
     for resource in resources:
         key = resource_keys[resource.pk]
         name = _export_name(resource, key, used)
-        _copy_out(resource, files_dir / name)
+        _copy_out(resource.file, files_dir / name)
         entry = {
             "key": key,
             "title": resource.title,
@@ -109,16 +118,8 @@ def export_content(*, directory: Path) -> ExportSummary:
 
     question_data = [
         {
-            "key": question_keys[question.pk],
-            "title": question.title,
-            "question": question.body,
-            "answer": question.answer,
-            "tags": [tag.name for tag in question.tags.all()],
-            "created": _local_iso(question.created),
-            "views": question.views,
-            "published": question.is_published,
-            "related": [question_keys[link.to_question_id] for link in question.related_links.all()],
-            "resources": [resource_keys[rec.resource_id] for rec in question.recommendations.all()],
+            **_question_entry(question, question_keys, resource_keys),
+            **_figure_entries(question, files_dir),
         }
         for question in questions
     ]
@@ -127,3 +128,37 @@ def export_content(*, directory: Path) -> ExportSummary:
         json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     return ExportSummary(questions=len(questions), resources=len(resources), path=directory / CONTENT_FILE)
+
+
+def _question_entry(question: Question, question_keys: dict, resource_keys: dict) -> dict:
+    return {
+        "key": question_keys[question.pk],
+        "title": question.title,
+        "question": question.body,
+        "answer": question.answer,
+        "tags": [tag.name for tag in question.tags.all()],
+        "created": _local_iso(question.created),
+        "views": question.views,
+        "published": question.is_published,
+        "related": [question_keys[link.to_question_id] for link in question.related_links.all()],
+        "resources": [resource_keys[rec.resource_id] for rec in question.recommendations.all()],
+    }
+
+
+def _figure_entries(question: Question, files_dir: Path) -> dict:
+    """``{"figures": [...]}`` with each stored (re-encoded) image written out, or {} when it has none."""
+    figures = list(question.figures.all())
+    if not figures:
+        return {}
+    folder = files_dir / FIGURES_DIR
+    folder.mkdir(exist_ok=True)
+    entries = []
+    for figure in figures:
+        # The question id keeps names apart; a figure name is a slug, safe in a file name.
+        name = f"{question.pk}-{figure.name}{PurePosixPath(figure.image.name).suffix}"
+        _copy_out(figure.image, folder / name)
+        entry = {"name": figure.name, "file": f"{FILES_DIR}/{FIGURES_DIR}/{name}", "alt": figure.alt}
+        if figure.caption:
+            entry["caption"] = figure.caption
+        entries.append(entry)
+    return {"figures": entries}

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.core.files import File
 from django.db import transaction
 
-from qa.models import Question, RelatedQuestion, Tag, unicode_slug
+from qa.models import Figure, Question, RelatedQuestion, Tag, unicode_slug
 from qa.transfer import CONTENT_FILE, Content, QuestionItem, ResourceItem, TransferError, read_content
 from resources.models import Recommendation, Resource, file_type_of
 
@@ -119,6 +119,22 @@ def _save_question(item: QuestionItem, question: Question | None) -> Question:
     return question
 
 
+def _save_figures(item: QuestionItem, question: Question, stored: list[str]) -> None:
+    """Make the question's figures those of the file; an unchanged image keeps its stored files."""
+    if item.figures is None:
+        return
+    existing = {figure.name: figure for figure in Figure.objects.filter(question=question)}
+    for entry in item.figures:
+        figure = existing.pop(entry.name, None) or Figure(question=question, name=entry.name)
+        figure.alt, figure.caption = entry.alt, entry.caption
+        # An exported figure comes back as the stored file itself: nothing to re-encode.
+        if figure.sha256 != entry.sha256 or not figure.image.storage.exists(figure.image.name):
+            stored += figure.store(entry.encoded)
+        figure.save()
+    for figure in existing.values():
+        figure.delete()
+
+
 def _link(item: QuestionItem, questions: dict[str, Question], resources: dict[str, Resource]) -> None:
     question = questions[item.key]
     if item.related is not None:
@@ -145,7 +161,6 @@ def _write(content: Content, stored: list[str]) -> ImportSummary:
             summary.resources_created += 1
         else:
             summary.resources_updated += 1
-    summary.files_stored = len(stored)
 
     questions = Question.objects.in_bulk(
         {item.key for item in content.questions}
@@ -155,6 +170,7 @@ def _write(content: Content, stored: list[str]) -> ImportSummary:
     for item in content.questions:
         existing = questions.get(item.key)
         questions[item.key] = _save_question(item, existing)
+        _save_figures(item, questions[item.key], stored)
         if existing is None:
             summary.questions_created += 1
         else:
@@ -162,6 +178,7 @@ def _write(content: Content, stored: list[str]) -> ImportSummary:
     # Links last: a question may point at one that comes later in the file.
     for item in content.questions:
         _link(item, questions, resources)
+    summary.files_stored = len(stored)
     return summary
 
 
@@ -186,6 +203,7 @@ def import_content(*, path: Path, dry_run: bool = False) -> ImportSummary:
                 return ImportSummary()
             return _write(content, stored)
     except BaseException:
+        # Resources and figures both live in the default storage.
         storage = Resource._meta.get_field("file").storage
         for name in stored:
             storage.delete(name)

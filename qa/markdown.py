@@ -1,27 +1,35 @@
 """Markdown to safe HTML: the one pipeline used for answers, questions and resources.
 
 Python-Markdown renders (fenced code highlighted by Pygments with CSS classes,
-footnotes, tables, heading anchors, LaTeX math as MathML via qa.math), then nh3 removes everything not on the
+footnotes, tables, heading anchors, LaTeX math as MathML via qa.math, the
+question's figures for ``![alt](figure:NAME)``), then nh3 removes everything not on the
 allowlist below. Raw HTML in the source is allowed in, and the sanitiser is what
-makes it safe. Pure code: no Django imports, so it is tested without a request.
+makes it safe. Pure code: no Django imports, so it is tested without a request;
+figures come in as plain data (``FigureRef``).
 """
 
 import html as html_lib
 import re
+import xml.etree.ElementTree as etree
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import markdown
 import nh3
+from markdown.extensions import Extension
 from markdown.extensions.codehilite import CodeHiliteExtension
 from markdown.extensions.footnotes import FootnoteExtension
 from markdown.extensions.tables import TableExtension
 from markdown.extensions.toc import TocExtension, slugify_unicode
+from markdown.treeprocessors import Treeprocessor
 from pygments.formatters.html import HtmlFormatter
 
 from qa.math import TEX_ENCODING, MathExtension
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
-    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
+    "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
     "ol", "p", "pre", "s", "samp", "span", "strong", "sub", "sup", "table", "tbody",
     "td", "tfoot", "th", "thead", "tr", "ul",
 }  # fmt: skip
@@ -76,7 +84,8 @@ MATHML_ATTRIBUTES = {
 ALLOWED_ATTRIBUTES = {
     "*": {"class", "id", "title", "lang"},
     "a": {"href"},
-    "img": {"src", "alt", "width", "height"},
+    # src and srcset only ever name the site's own files (see _site_urls_only).
+    "img": {"src", "alt", "width", "height", "srcset", "sizes", "loading", "decoding"},
     "ol": {"start"},
     "th": {"align", "colspan", "rowspan"},
     "td": {"align", "colspan", "rowspan"},
@@ -118,12 +127,47 @@ def _extensions():
     ]
 
 
+# "(max-width: 900px) 100vw, 800px": width conditions and lengths, nothing else.
+_SIZE = r"(?:\((?:max|min)-width: ?\d{1,5}px\) )?\d{1,5}(?:px|vw)"
+_SIZES = re.compile(rf"{_SIZE}(?:, ?{_SIZE}){{0,5}}")
+_IMAGE_ATTRIBUTE_VALUES = {"loading": {"lazy", "eager"}, "decoding": {"async", "sync", "auto"}}
+
+
+def _is_site_url(url: str) -> bool:
+    """A URL on this site: a path with no scheme and no host (``//host`` is another site)."""
+    url = url.strip()
+    if not url or "\\" in url or any(ord(c) < 32 for c in url):
+        return False
+    parts = urlsplit(url)
+    return not parts.scheme and not parts.netloc and not url.startswith("//")
+
+
+def _site_urls_only(element: str, attribute: str, value: str) -> str | None:
+    """nh3 attribute filter: an image's sources are the site's own files, never a
+    data:, javascript: or other site's URL (the CSP allows the site's images only)."""
+    if element != "img":
+        return value
+    if attribute == "src":
+        return value if _is_site_url(value) else None
+    if attribute == "srcset":
+        candidates = [candidate.split() for candidate in value.split(",")]
+        if all(len(c) in (1, 2) and _is_site_url(c[0]) for c in candidates):
+            return value
+        return None
+    if attribute == "sizes":
+        return value if _SIZES.fullmatch(value) else None
+    if attribute in _IMAGE_ATTRIBUTE_VALUES:
+        return value if value in _IMAGE_ATTRIBUTE_VALUES[attribute] else None
+    return value
+
+
 def sanitize_html(html: str) -> str:
     """Keep formatting, drop scripts, handlers, styles, frames and unsafe URLs."""
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_site_urls_only,
         url_schemes=URL_SCHEMES,
         clean_content_tags={"script", "style"},
         link_rel="noopener noreferrer nofollow",
@@ -131,22 +175,158 @@ def sanitize_html(html: str) -> str:
     )
 
 
-def render_markdown(text: str) -> str:
-    """Render Markdown source to sanitised HTML ("" for empty input)."""
+# --- Figures: ![alt](figure:NAME) -----------------------------------------------------------
+
+FIGURE_SCHEME = "figure:"
+# The answer column is about 800 CSS pixels wide; below 900 px it spans the screen.
+FIGURE_SIZES = "(max-width: 900px) 100vw, 800px"
+
+
+@dataclass(frozen=True)
+class FigureRef:
+    """What the renderer needs to show one figure; ``narrow_url`` is None when
+    the image is no wider than its narrow variant would be."""
+
+    url: str
+    width: int
+    height: int
+    narrow_url: str | None = None
+    narrow_width: int | None = None
+    caption: str = ""
+
+
+def figure_snippet(name: str, alt: str) -> str:
+    """The Markdown that shows figure ``name``."""
+    escaped = alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return f"![{escaped}]({FIGURE_SCHEME}{name})"
+
+
+class _FigureTreeprocessor(Treeprocessor):
+    """Turns ``<img src="figure:NAME">`` into the figure's markup: a ``<figure>``
+    with its caption when the image stands alone in a paragraph, the bare
+    ``<img>`` inside running text, and the alt text with a visible note for a
+    name the question has no figure for."""
+
+    def __init__(self, md, figures: Mapping[str, FigureRef]):
+        super().__init__(md)
+        self.figures = figures
+
+    def run(self, root):
+        found = [
+            (parent, child)
+            for parent in root.iter()
+            for child in parent
+            if child.tag == "img" and child.get("src", "").startswith(FIGURE_SCHEME)
+        ]
+        for parent, img in found:
+            name = img.get("src", "")[len(FIGURE_SCHEME) :]
+            figure = self.figures.get(name)
+            if figure is None:
+                _replace(parent, img, _missing(name, img.get("alt", "")))
+                continue
+            _set_image(img, figure)
+            alone = (
+                parent.tag == "p" and len(parent) == 1 and not (parent.text or "").strip()
+                and not (img.tail or "").strip()
+            )  # fmt: skip
+            if alone:
+                parent.tag, parent.text, img.tail = "figure", None, None
+                if figure.caption:
+                    caption = etree.SubElement(parent, "figcaption")
+                    caption.text = figure.caption
+
+
+def _set_image(img, figure: FigureRef) -> None:
+    img.set("src", figure.url)
+    img.set("width", str(figure.width))
+    img.set("height", str(figure.height))
+    img.set("loading", "lazy")
+    img.set("decoding", "async")
+    if figure.narrow_url and figure.narrow_width:
+        img.set("srcset", f"{figure.narrow_url} {figure.narrow_width}w, {figure.url} {figure.width}w")
+        img.set("sizes", FIGURE_SIZES)
+
+
+def _missing(name: str, alt: str):
+    note = etree.Element("span", {"class": "figure-missing"})
+    note.text = alt or name
+    label = etree.SubElement(note, "span", {"class": "figure-missing__note"})
+    label.text = f"（缺少插图 “{name}”）"
+    return note
+
+
+def _replace(parent, old, new) -> None:
+    new.tail = old.tail
+    parent[list(parent).index(old)] = new
+
+
+class _FigureExtension(Extension):
+    def __init__(self, figures: Mapping[str, FigureRef]):
+        super().__init__()
+        self.figures = figures
+
+    def extendMarkdown(self, md):
+        # After the inline patterns (priority 20) have made the <img> elements.
+        md.treeprocessors.register(_FigureTreeprocessor(md, self.figures), "zhiku_figures", 15)
+
+
+# --- Rendering --------------------------------------------------------------------------------
+
+# An answer with this many headings or more gets a table of contents.
+TOC_MIN_HEADINGS = 3
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    toc_html: str  # "" unless the text has TOC_MIN_HEADINGS headings or more
+
+
+def render_document(text: str, *, figures: Mapping[str, FigureRef] | None = None) -> Rendered:
+    """Render Markdown source to sanitised HTML and its table of contents."""
     if not text or not text.strip():
-        return ""
+        return Rendered(html="", toc_html="")
     # A Markdown instance keeps per-document state (footnotes, ids), so each
     # document gets a fresh one; rendering happens on save, not per request.
-    md = markdown.Markdown(extensions=_extensions(), tab_length=4, output_format="html")
+    md = markdown.Markdown(
+        extensions=[*_extensions(), _FigureExtension(figures or {})], tab_length=4, output_format="html"
+    )
     md.stripTopLevelTags = True
     html = md.convert(text)
-    return sanitize_html(html)
+    return Rendered(html=sanitize_html(html), toc_html=_toc_html(md.toc_tokens))
+
+
+def render_markdown(text: str, *, figures: Mapping[str, FigureRef] | None = None) -> str:
+    """Render Markdown source to sanitised HTML ("" for empty input)."""
+    return render_document(text, figures=figures).html
+
+
+def _toc_html(tokens: list[dict]) -> str:
+    """Nested lists of links to the heading anchors, or "" for a text with few headings."""
+
+    def count(items):
+        return sum(1 + count(item["children"]) for item in items)
+
+    def lists(items):
+        entries = "".join(
+            f'<li><a href="#{html_lib.escape(item["id"])}">{item["name"]}</a>'
+            f"{lists(item['children']) if item['children'] else ''}</li>"
+            for item in items
+        )
+        return f"<ol>{entries}</ol>"
+
+    if count(tokens) < TOC_MIN_HEADINGS:
+        return ""
+    # Names are the headings' text, already escaped by the toc extension; the
+    # sanitiser has the last word all the same.
+    return sanitize_html(lists(tokens))
 
 
 # Decorations the renderer adds that are not part of the text.
 _DECORATION = re.compile(
     r'<a class="headerlink"[^>]*>.*?</a>|<span class="filename">.*?</span>'
-    r'|<sup id="fnref[^"]*">.*?</sup>|<div class="footnote">.*?</div>\s*$',
+    r'|<sup id="fnref[^"]*">.*?</sup>|<div class="footnote">.*?</div>\s*$'
+    r'|<span class="figure-missing__note">.*?</span>',
     re.DOTALL,
 )
 
@@ -174,9 +354,10 @@ def plain_text(html: str) -> str:
     return " ".join(html_lib.unescape(text).split())
 
 
-# Blocks that read badly as running text in an excerpt: code, tables and display math.
+# Blocks that read badly as running text in an excerpt: code, tables, display math and figures.
 _NOT_PROSE = re.compile(
-    r'<div class="highlight">.*?</pre>\s*</div>|<table>.*?</table>|<div class="math-display[^"]*">.*?</div>',
+    r'<div class="highlight">.*?</pre>\s*</div>|<table>.*?</table>|<div class="math-display[^"]*">.*?</div>'
+    r"|<figure>.*?</figure>",
     re.DOTALL,
 )
 _HEADING_END = re.compile(r"</h[1-6]>")

@@ -1,11 +1,17 @@
-from django.db import models
+import hashlib
+import uuid
+
+from django.core.files.base import ContentFile
+from django.db import models, transaction
 from django.db.models import F, Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from qa.markdown import excerpt, render_markdown
+from qa.markdown import FigureRef, excerpt, figure_snippet, render_document, render_markdown
 
 # Characters of answer text shown under a related question and in meta descriptions.
 EXCERPT_LENGTH = 300
@@ -105,6 +111,7 @@ class Question(models.Model):
     body_html = models.TextField(editable=False, blank=True)
     answer = models.TextField(_("answer (Markdown)"))
     answer_html = models.TextField(editable=False, blank=True)
+    answer_toc_html = models.TextField(editable=False, blank=True)
     excerpt = models.TextField(editable=False, blank=True)
     tags = models.ManyToManyField(Tag, related_name="questions", blank=True, verbose_name=_("tags"))
     related = models.ManyToManyField(
@@ -119,6 +126,8 @@ class Question(models.Model):
     is_published = models.BooleanField(_("published"), default=True, db_index=True)
     created = models.DateTimeField(_("published at"), default=timezone.now, db_index=True)
     updated = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+    # When the answer's text last changed (its publication time until then).
+    answer_updated = models.DateTimeField(_("answer updated at"), null=True, blank=True, editable=False)
 
     objects = QuestionQuerySet.as_manager()
 
@@ -141,18 +150,63 @@ class Question(models.Model):
         if not self.slug:
             self.slug = unicode_slug(self.title)
         update_fields = kwargs.get("update_fields")
+        derived = set()
         # Rendered HTML is derived data: rebuilt here, the one place that
         # writes it, unless a partial save does not touch the Markdown.
         if update_fields is None or {"body", "answer"} & set(update_fields):
-            self.body_html = render_markdown(self.body)
-            self.answer_html = render_markdown(self.answer)
-            self.excerpt = excerpt(self.answer_html, EXCERPT_LENGTH)
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "body_html", "answer_html", "excerpt"}
+            self.body_html, self.answer_html, self.answer_toc_html, self.excerpt = self.rendered()
+            derived |= {"body_html", "answer_html", "answer_toc_html", "excerpt"}
+        if update_fields is None or "answer" in update_fields:
+            derived |= self._note_answer_change()
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, *derived}
         super().save(*args, **kwargs)
+        self._stored_answer = self.answer
 
     def get_absolute_url(self):
         return reverse("qa:detail", kwargs={"pk": self.pk, "slug": self.slug or "q"})
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        question = super().from_db(db, field_names, values)
+        # Compared on save, to tell an edit of the answer from any other save.
+        question._stored_answer = question.__dict__.get("answer")
+        return question
+
+    def rendered(self) -> tuple[str, str, str, str]:
+        """Body HTML, answer HTML, the answer's table of contents and its excerpt, as save() stores them."""
+        figures = self.figure_refs()
+        answer = render_document(self.answer, figures=figures)
+        return (
+            render_markdown(self.body, figures=figures),
+            answer.html,
+            answer.toc_html,
+            excerpt(answer.html, EXCERPT_LENGTH),
+        )
+
+    def figure_refs(self) -> dict[str, FigureRef]:
+        """This question's figures by name, as the Markdown renderer takes them."""
+        if self.pk is None:
+            return {}
+        return {figure.name: figure.as_ref() for figure in Figure.objects.filter(question_id=self.pk)}
+
+    def _note_answer_change(self) -> set[str]:
+        """Move ``answer_updated`` on when the answer's text differs from the stored one."""
+        if self._state.adding or self.pk is None:
+            self.answer_updated = self.answer_updated or self.created
+            return {"answer_updated"}
+        stored = getattr(self, "_stored_answer", None)
+        if stored is None:
+            stored = Question.objects.filter(pk=self.pk).values_list("answer", flat=True).first()
+        if stored != self.answer or self.answer_updated is None:
+            self.answer_updated = timezone.now() if stored != self.answer else self.created
+            return {"answer_updated"}
+        return set()
+
+    @property
+    def answer_revised(self) -> bool:
+        """True when the answer changed more than a minute after the question was published."""
+        return bool(self.answer_updated and (self.answer_updated - self.created).total_seconds() > 60)
 
 
 class RelatedQuestion(models.Model):
@@ -221,3 +275,123 @@ class SearchTerm(models.Model):
 
     def __str__(self):
         return f"{self.term} ({self.df})"
+
+
+def delete_file_on_commit(storage, name: str) -> None:
+    """Delete a stored file once the transaction commits: a rolled-back delete
+    or replace must still find its file."""
+    transaction.on_commit(lambda: storage.delete(name))
+
+
+def figure_upload_to(instance, filename: str) -> str:
+    # ``filename`` is already generated (Figure.store): a random stem and a content hash.
+    return f"figures/{timezone.now():%Y/%m}/{filename}"
+
+
+class Figure(models.Model):
+    """An image shown in a question's Markdown as ``![alt](figure:NAME)`` (SPEC §4).
+
+    Files are re-encoded by ``qa.figures.encode_figure`` and written by ``store()``
+    under generated names that carry their content hash, so they are cached for good.
+    """
+
+    question = models.ForeignKey(
+        Question, on_delete=models.CASCADE, related_name="figures", verbose_name=_("question")
+    )
+    name = models.SlugField(
+        _("name"),
+        max_length=80,
+        allow_unicode=True,
+        help_text=_("Used in the Markdown as ![alt](figure:NAME); unique within the question."),
+    )
+    image = models.FileField(_("image"), upload_to=figure_upload_to, max_length=255, editable=False)
+    narrow = models.FileField(
+        _("narrow variant"), upload_to=figure_upload_to, max_length=255, blank=True, editable=False
+    )
+    alt = models.CharField(
+        _("alt text"), max_length=300, help_text=_("What the image shows, for readers who cannot see it.")
+    )
+    caption = models.CharField(_("caption"), max_length=500, blank=True)
+    width = models.PositiveIntegerField(_("width"), default=0, editable=False)
+    height = models.PositiveIntegerField(_("height"), default=0, editable=False)
+    narrow_width = models.PositiveIntegerField(default=0, editable=False)
+    sha256 = models.CharField(_("SHA-256 of the stored image"), max_length=64, blank=True, editable=False)
+    created = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["question", "name"]
+        verbose_name = _("figure")
+        verbose_name_plural = _("figures")
+        constraints = [
+            models.UniqueConstraint(fields=["question", "name"], name="qa_figure_unique_name"),
+            models.CheckConstraint(condition=~Q(name=""), name="qa_figure_name_not_empty"),
+            models.CheckConstraint(condition=~Q(alt=""), name="qa_figure_alt_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        for name in getattr(self, "_replaced", ()):
+            if name not in {self.image.name, self.narrow.name}:
+                delete_file_on_commit(self.image.storage, name)
+        self._replaced = []
+
+    def store(self, encoded) -> list[str]:
+        """Write a ``qa.figures.EncodedFigure`` through the storage API (not yet the
+        row: ``save()`` does that and deletes the files it replaced after commit).
+        Returns the names stored."""
+        self._replaced = [name for name in (self.image.name, self.narrow.name) if name]
+        stem = uuid.uuid4().hex
+        digest = hashlib.sha256(encoded.full.data).hexdigest()
+        name = f"{stem}-{digest[:16]}{encoded.extension}"
+        self.image.save(name, ContentFile(encoded.full.data), save=False)
+        self.width, self.height, self.sha256 = encoded.full.width, encoded.full.height, digest
+        if encoded.narrow:
+            narrow_digest = hashlib.sha256(encoded.narrow.data).hexdigest()[:16]
+            name = f"{stem}-{encoded.narrow.width}w-{narrow_digest}{encoded.extension}"
+            self.narrow.save(name, ContentFile(encoded.narrow.data), save=False)
+            self.narrow_width = encoded.narrow.width
+        else:
+            self.narrow, self.narrow_width = "", 0
+        return [name for name in (self.image.name, self.narrow.name) if name]
+
+    def as_ref(self) -> FigureRef:
+        return FigureRef(
+            url=figure_url(self.image.name),
+            width=self.width,
+            height=self.height,
+            narrow_url=figure_url(self.narrow.name) if self.narrow else None,
+            narrow_width=self.narrow_width or None,
+            caption=self.caption,
+        )
+
+    @property
+    def snippet(self) -> str:
+        return figure_snippet(self.name, self.alt)
+
+
+def figure_url(name: str) -> str:
+    """The site's own URL of a stored figure file (``figures/…``), whatever the storage."""
+    return reverse("qa:figure", kwargs={"path": name.removeprefix("figures/")})
+
+
+@receiver(post_save, sender=Figure, dispatch_uid="qa.figure_saved")
+def _figure_saved(sender, instance, raw=False, **kwargs):
+    # The answer's stored HTML holds the figure's URLs and caption.
+    if not raw:
+        instance.question.save(update_fields=["body", "answer"])
+
+
+@receiver(post_delete, sender=Figure, dispatch_uid="qa.figure_deleted")
+def _figure_deleted(sender, instance, origin=None, **kwargs):
+    for name in (instance.image.name, instance.narrow.name):
+        if name:
+            delete_file_on_commit(instance.image.storage, name)
+    # A question being deleted takes its figures with it: nothing to re-render then.
+    origin_model = origin.model if isinstance(origin, models.QuerySet) else type(origin)
+    if origin_model is not Question:
+        question = Question.objects.filter(pk=instance.question_id).first()
+        if question is not None:
+            question.save(update_fields=["body", "answer"])

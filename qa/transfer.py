@@ -8,6 +8,7 @@ qa/exporting.py writes a folder out.
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -18,7 +19,9 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from qa.models import Question, Tag
+from qa.figures import EncodedFigure, encode_figure
+from qa.models import Figure, Question, Tag
+from resources.imaging import ImageToolError
 from resources.models import Resource, file_type_of
 
 CONTENT_FILE = "content.json"
@@ -28,7 +31,9 @@ MAX_COUNT = 2**31 - 1
 
 QUESTION_FIELDS = {
     "key", "title", "question", "answer", "tags", "related", "resources", "views", "created", "published",
+    "figures",
 }  # fmt: skip
+FIGURE_FIELDS = {"name", "file", "alt", "caption"}
 RESOURCE_FIELDS = {"key", "title", "description", "file", "name", "downloads", "created", "published"}
 
 
@@ -38,6 +43,15 @@ class TransferError(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+@dataclass
+class FigureItem:
+    name: str
+    alt: str
+    caption: str
+    sha256: str  # of the file as given: equal to a stored figure's when it is that figure's export
+    encoded: EncodedFigure
 
 
 @dataclass
@@ -53,6 +67,7 @@ class QuestionItem:
     views: int | None = None
     created: datetime | None = None
     published: bool | None = None
+    figures: list[FigureItem] | None = None
 
 
 @dataclass
@@ -269,7 +284,49 @@ def _read_resource(fields: _Fields, base: Path) -> ResourceItem:
     return item
 
 
-def _read_question(fields: _Fields) -> QuestionItem:
+_FIGURE_NAME = re.compile(r"[-\w]+")
+
+
+def _read_figures(fields: _Fields, base: Path) -> list[FigureItem] | None:
+    """The question's figures; each image is checked and re-encoded here, so a
+    bad one stops the import before anything is written."""
+    entries = fields._get("figures", False)
+    if entries is _MISSING:
+        return None
+    if not isinstance(entries, list):
+        fields.fail("figures", f"must be a list, not {_type_name(entries)}")
+        return None
+    figures, names = [], set()
+    name_length = Figure._meta.get_field("name").max_length
+    for index, data in enumerate(entries):
+        label = f'{fields.label}, field "figures"[{index}]'
+        if not isinstance(data, dict):
+            fields.problems.append(f"{label}: must be an object, not {_type_name(data)}")
+            continue
+        figure = _Fields(data, label, fields.problems)
+        name = figure.text("name", required=True, max_length=name_length)
+        if name and not _FIGURE_NAME.fullmatch(name):
+            figure.fail("name", f"must be letters, digits, - and _ only (a slug): {name!r}")
+        elif name and name in names:
+            figure.fail("name", f'is used by another figure of this question: "{name}"')
+        names.add(name)
+        alt = figure.text("alt", required=True, max_length=Figure._meta.get_field("alt").max_length)
+        caption = figure.text("caption", max_length=Figure._meta.get_field("caption").max_length)
+        relative = figure.text("file", required=True)
+        source = _source_file(base, relative, figure) if relative else None
+        figure.unknown(FIGURE_FIELDS)
+        encoded = None
+        if source is not None:
+            try:
+                encoded = encode_figure(source.read_bytes())
+            except ImageToolError as exc:
+                figure.fail("file", f"is not an image the site can use ({relative}): {exc.message}")
+        if name and alt and encoded is not None:
+            figures.append(FigureItem(name, alt, caption or "", _sha256(source), encoded))
+    return figures
+
+
+def _read_question(fields: _Fields, base: Path) -> QuestionItem:
     key_length = Question._meta.get_field("key").max_length
     item = QuestionItem(
         label=fields.label,
@@ -283,6 +340,7 @@ def _read_question(fields: _Fields) -> QuestionItem:
         views=fields.count("views"),
         created=fields.moment("created"),
         published=fields.flag("published"),
+        figures=_read_figures(fields, base),
     )
     fields.unknown(QUESTION_FIELDS)
     if item.key and item.related and item.key in item.related:
@@ -354,5 +412,5 @@ def read_content(path: Path) -> tuple[Content, list[str]]:
         content.resources.append(_read_resource(fields, base))
     for index, data in question_pairs:
         fields = _Fields(data, _item_label("questions", index, data), problems)
-        content.questions.append(_read_question(fields))
+        content.questions.append(_read_question(fields, base))
     return content, problems

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from config import converters  # noqa: F401  (registers <id:...>)
-from qa import views
+from qa import media, views
 
 app_name = "qa"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("questions/<id:pk>/<str:slug>/", views.question_detail, name="detail"),
     path("tags/<str:slug>/", views.TagView.as_view(), name="tag"),
     path("search/", views.search, name="search"),
+    path("media/figures/<path:path>", media.figure_file, name="figure"),
 ]

@@ -144,6 +144,7 @@ def _qa_page_json_ld(request, question):
                 "@type": "Answer",
                 "text": question.excerpt,
                 "dateCreated": question.created.isoformat(),
+                "dateModified": (question.answer_updated or question.created).isoformat(),
                 "url": url,
             },
         },

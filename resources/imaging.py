@@ -14,6 +14,9 @@ import io
 import itertools
 import logging
 import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PureWindowsPath
 
@@ -29,10 +32,15 @@ MAX_TOTAL_PIXELS = 100_000_000
 MAX_FRAMES = 1000
 
 MODES = ("gray", "color")
-# zlib level for PNG output. Pillow's default (6) buys little size on photos for
-# much more time, and a web tool answers within a request's time budget
-# (docs/performance.md has the measurement).
+# zlib level for PNG output. On a noisy 12-megapixel picture, Pillow's default (6)
+# takes about four times as long as 3 for under a tenth less size; a web tool
+# answering within a request's time budget wants the faster one.
 PNG_COMPRESS_LEVEL = 3
+
+# Pillow's global settings are left alone (threads of one worker share them):
+# the limits are the caller's, checked from each frame's header by
+# check_frame_size before it is decoded, and Pillow's own bomb guard (its
+# default limit is above ours) is a backstop whose warning counts as an error.
 
 # The decoders we agree to run. Pillow knows dozens more (EPS would even start
 # Ghostscript); each one is attack surface that a photo tool does not need.
@@ -158,43 +166,14 @@ def invert_image(data: bytes, mode: str = "gray", *, filename: str = "image") ->
         raise InvalidImage(
             gettext_noop("Unknown mode “%(mode)s”: choose “gray” or “color”."), mode=str(mode)[:20]
         )
-    if not data:
-        raise InvalidImage(gettext_noop("The file is empty."))
-    if len(data) > MAX_BYTES:
-        raise ImageTooLarge(
-            gettext_noop("The file is larger than %(mib)d MiB."), mib=MAX_BYTES // (1024 * 1024)
-        )
-    _refuse_known_non_images(data)
-
-    try:
-        with Image.open(io.BytesIO(data), formats=INPUT_FORMATS) as source:
-            source_format = source.format
-            output_format = output_format_for(source_format)
-            # Before anything reads metadata: a PNG's EXIF may sit after the
-            # pixel data, and reading it decodes the image.
-            _checked_size(source)
-            orientation = _orientation(source)
-            icc_profile = source.info.get("icc_profile")
-            multi = source_format in MULTI_FRAME_FORMATS
-            frames, durations, loop = _inverted_frames(source, mode, multi=multi)
-            save_options = _save_options(source, output_format, data)
-    except ImageToolError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(
-            gettext_noop("The image has too many pixels (more than %(limit)d megapixels)."),
-            limit=MAX_PIXELS // 1_000_000,
-        ) from exc
-    except UnidentifiedImageError as exc:
-        raise InvalidImage(gettext_noop("The file is not an image the tool can read."), hint=True) from exc
-    except MemoryError as exc:
-        raise ImageTooLarge(gettext_noop("The image needs more memory than the tool allows.")) from exc
-    except Exception as exc:
-        # Decoders report damaged files with OSError, SyntaxError, ValueError,
-        # struct.error, EOFError and more; whichever it is, the upload is bad,
-        # not the server.
-        logger.info("image decode failed: %r", exc)
-        raise InvalidImage(gettext_noop("The image is damaged or truncated and cannot be read.")) from exc
+    with open_checked_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS) as source:
+        source_format = source.format
+        output_format = output_format_for(source_format)
+        orientation = _orientation(source)
+        icc_profile = source.info.get("icc_profile")
+        multi = source_format in MULTI_FRAME_FORMATS
+        frames, durations, loop = _inverted_frames(source, mode, multi=multi)
+        save_options = _save_options(source, output_format, data)
 
     if orientation in _ORIENTATION:
         frames = [frame.transpose(_ORIENTATION[orientation]) for frame in frames]
@@ -220,6 +199,65 @@ def invert_image(data: bytes, mode: str = "gray", *, filename: str = "image") ->
         height=frames[0].height,
         frames=len(frames),
     )
+
+
+@contextmanager
+def open_checked_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Iterator[Image.Image]:
+    """Open an uploaded image for decoding, as every upload of the site is checked.
+
+    Refuses an empty file, one over ``max_bytes``, known non-images (PDF, SVG,
+    HTML, HEIC) and anything but the decoders in ``INPUT_FORMATS``; the first
+    frame's size is checked from its header (``check_frame_size``) before a
+    pixel is decoded. Inside the ``with`` block the caller decodes (calling
+    ``check_frame_size`` before loading any further frame): whatever a decoder
+    raises there becomes an :class:`ImageToolError` with a clear message, and
+    Pillow's decompression-bomb warning counts as an error.
+    """
+    if not data:
+        raise InvalidImage(gettext_noop("The file is empty."))
+    if len(data) > max_bytes:
+        raise ImageTooLarge(
+            gettext_noop("The file is larger than %(mib)d MiB."), mib=max_bytes // (1024 * 1024)
+        )
+    _refuse_known_non_images(data)
+    try:
+        # Scoped to this call; no global Pillow or warnings setting is changed for good.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=INPUT_FORMATS) as source:
+                check_frame_size(source, max_pixels=max_pixels)
+                yield source
+    except ImageToolError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(
+            gettext_noop("The image has too many pixels (more than %(limit)d megapixels)."),
+            limit=max_pixels // 1_000_000,
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidImage(gettext_noop("The file is not an image the tool can read."), hint=True) from exc
+    except MemoryError as exc:
+        raise ImageTooLarge(gettext_noop("The image needs more memory than the tool allows.")) from exc
+    except Exception as exc:
+        # Decoders report damaged files with OSError, SyntaxError, ValueError,
+        # struct.error, EOFError and more; whichever it is, the upload is bad,
+        # not the server.
+        logger.info("image decode failed: %r", exc)
+        raise InvalidImage(gettext_noop("The image is damaged or truncated and cannot be read.")) from exc
+
+
+def check_frame_size(image: Image.Image, *, max_pixels: int) -> None:
+    """Refuse the current frame of ``image`` when its header says it has no pixels or too many."""
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise InvalidImage(gettext_noop("The image has no pixels."))
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            gettext_noop("The image is %(width)d×%(height)d pixels; the limit is %(limit)d megapixels."),
+            width=width,
+            height=height,
+            limit=max_pixels // 1_000_000,
+        )
 
 
 def output_format_for(source_format: str | None) -> str:
@@ -277,7 +315,8 @@ def _inverted_frames(source: Image.Image, mode: str, *, multi: bool):
                 raise ImageTooLarge(
                     gettext_noop("The animation has more than %(limit)d frames."), limit=MAX_FRAMES
                 )
-        width, height = _checked_size(source)
+        check_frame_size(source, max_pixels=MAX_PIXELS)
+        width, height = source.size
         total_pixels += width * height
         if total_pixels > MAX_TOTAL_PIXELS:
             raise ImageTooLarge(
@@ -288,21 +327,6 @@ def _inverted_frames(source: Image.Image, mode: str, *, multi: bool):
         frames.append(invert_frame(source, mode))
         durations.append(source.info.get("duration"))
     return frames, durations, source.info.get("loop")
-
-
-def _checked_size(source: Image.Image) -> tuple[int, int]:
-    """The current frame's size from its header, refused if it has no pixels or too many."""
-    width, height = source.size
-    if width <= 0 or height <= 0:
-        raise InvalidImage(gettext_noop("The image has no pixels."))
-    if width * height > MAX_PIXELS:
-        raise ImageTooLarge(
-            gettext_noop("The image is %(width)d×%(height)d pixels; the limit is %(limit)d megapixels."),
-            width=width,
-            height=height,
-            limit=MAX_PIXELS // 1_000_000,
-        )
-    return width, height
 
 
 def _orientation(source: Image.Image) -> int:

@@ -2,7 +2,7 @@ import hashlib
 import uuid
 from pathlib import PurePath
 
-from django.db import models, transaction
+from django.db import models
 from django.db.models import F, FilteredRelation, Prefetch, Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qa.markdown import excerpt, render_markdown
-from qa.models import Question, unicode_slug
+from qa.models import Question, delete_file_on_commit, unicode_slug
 
 
 def resource_upload_to(instance, filename: str) -> str:
@@ -122,7 +122,7 @@ class Resource(models.Model):
                 replaced = Resource.objects.filter(pk=self.pk).values_list("file", flat=True).first()
         super().save(*args, **kwargs)
         if replaced and replaced != self.file.name:
-            _delete_file_on_commit(self.file.storage, replaced)
+            delete_file_on_commit(self.file.storage, replaced)
 
     def get_absolute_url(self):
         return reverse("resources:detail", kwargs={"pk": self.pk, "slug": self.slug or "r"})
@@ -135,15 +135,10 @@ class Resource(models.Model):
         Resource.objects.filter(pk=self.pk).update(downloads=F("downloads") + 1)
 
 
-def _delete_file_on_commit(storage, name: str) -> None:
-    # After commit: a rolled-back delete or replace must still find its file.
-    transaction.on_commit(lambda: storage.delete(name))
-
-
 @receiver(post_delete, sender=Resource, dispatch_uid="resources_delete_file")
 def _delete_stored_file(sender, instance, **kwargs):
     if instance.file.name:
-        _delete_file_on_commit(instance.file.storage, instance.file.name)
+        delete_file_on_commit(instance.file.storage, instance.file.name)
 
 
 def _size_and_digest(file) -> tuple[int, str]:

@@ -8,6 +8,7 @@ refused at once and nothing is ever written to disk.
 
 import base64
 
+from csp.decorators import csp_update
 from django import forms
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import MemoryFileUploadHandler
@@ -112,6 +113,8 @@ def check_request_size(request) -> None:
 
 @csrf_exempt  # CSRF is checked by _invert_page, after the upload handlers are set
 @never_cache
+# The page shows the original and the result as data: URLs, and its script as blob: URLs.
+@csp_update({"img-src": ["data:", "blob:"]})
 def invert_page(request):
     """The tool's page: the form, and after a POST the result beside the original."""
     if request.method == "POST":

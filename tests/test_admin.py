@@ -116,7 +116,7 @@ def _change_form_data(question, **overrides):
         "body": question.body,
         "answer": question.answer,
     }
-    for prefix in ("related_links", "recommendations"):
+    for prefix in ("related_links", "recommendations", "figures"):
         data.update(
             {
                 f"{prefix}-TOTAL_FORMS": "0",

@@ -105,7 +105,7 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")  # as resources.imaging sets it
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")  # as imaging does in a call
 @pytest.mark.parametrize(("label", "data", "status"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
 def test_api_refuses_bad_input_with_json_error(client, label, data, status):
     fields = {"mode": "gray"}

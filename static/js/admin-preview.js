@@ -30,6 +30,8 @@
       controller = new AbortController();
       const body = new FormData();
       body.append("text", textarea.value);
+      // Which object is edited, so the preview can show its figures.
+      if (textarea.dataset.previewObject) body.append("object", textarea.dataset.previewObject);
       try {
         const response = await fetch(textarea.dataset.markdownPreview, {
           method: "POST",

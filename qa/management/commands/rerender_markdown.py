@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from qa.markdown import excerpt, render_markdown
-from qa.models import EXCERPT_LENGTH, Question
+from qa.models import Question
 from resources.models import Resource
 
 
@@ -15,9 +15,8 @@ class Command(BaseCommand):
         questions = changed_questions = 0
         for question in Question.objects.order_by("pk").iterator(chunk_size=200):
             questions += 1
-            answer_html = render_markdown(question.answer)
-            fresh = (render_markdown(question.body), answer_html, excerpt(answer_html, EXCERPT_LENGTH))
-            if fresh != (question.body_html, question.answer_html, question.excerpt):
+            stored = (question.body_html, question.answer_html, question.answer_toc_html, question.excerpt)
+            if question.rendered() != stored:
                 # Saving the Markdown fields makes save() rebuild the HTML and excerpt.
                 question.save(update_fields=["body", "answer"])
                 changed_questions += 1

@@ -108,10 +108,20 @@ _SLOT_NAME = hmac.new(settings.SECRET_KEY.encode(), b"zhiku.pagecache.views", "s
 VIEWS_SLOT = mark_safe(f"<!--zk:views:{_SLOT_NAME}-->")  # noqa: S308 - a fixed HTML comment
 
 
+def _is_shared(request) -> bool:
+    """Only anonymous visits without a query string share a rendering: a
+    signed-in editor may see more, and a query string is the visitor's own."""
+    if request.META.get("QUERY_STRING"):
+        return False
+    # Without a session cookie nobody can be signed in, so the session and the
+    # user need not be loaded at all: most visitors have none.
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return True
+    return not request.user.is_authenticated
+
+
 def _key(request, state: PageState) -> str | None:
-    # Only anonymous visits without a query string share a rendering: a signed-in
-    # editor may see more, and a query string is the visitor's own.
-    if request.GET or request.user.is_authenticated:
+    if not _is_shared(request):
         return None
     parts = [state.pk, state.version, get_language(), request.scheme, request.get_host()]
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]

@@ -174,3 +174,21 @@ def test_signed_in_editor_always_gets_a_fresh_rendering(admin_client):
     Question.objects.filter(pk=question.pk).update(title="直接更新的标题")
     assert "缓存中的标题" in visit(question)
     assert "直接更新的标题" in admin_client.get(question.get_absolute_url()).content.decode()
+
+
+def test_a_signed_in_editor_never_gets_the_shared_rendering():
+    """Editors see the live page; visitors without a session cookie share the cache."""
+    from django.contrib.auth import get_user_model
+
+    question = make_question(title="缓存的标题")
+    visit(question)
+    # A bulk update sends no signal, so the content version stays.
+    Question.objects.filter(pk=question.pk).update(title="只在数据库里改过的标题")
+    assert "缓存的标题" in visit(question)  # visitors: the cached rendering
+    editor = Client()
+    editor.force_login(get_user_model().objects.create_user("editor", password="a-long-Passw0rd"))
+    assert "只在数据库里改过的标题" in editor.get(question.get_absolute_url()).content.decode()
+    # A visitor with a session cookie that belongs to nobody still shares the cache.
+    stranger = Client()
+    stranger.cookies["sessionid"] = "no-such-session"
+    assert "缓存的标题" in stranger.get(question.get_absolute_url()).content.decode()

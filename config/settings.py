@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
     "django_filters",
+    "ninja",  # its static files: Swagger UI for /api/docs/
     "csp",
     "qa",
     "resources",

@@ -3,6 +3,7 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from config.api import urls as api_urls
 from config.health import readyz
 from qa.feeds import LatestQuestionsFeed
 from qa.sitemaps import QuestionSitemap, TagSitemap
@@ -13,9 +14,8 @@ sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap, "resources": Resou
 
 urlpatterns = [
     path("", include("qa.urls")),
-    path("api/", include("qa.api")),
     path("", include("resources.urls")),
-    path("api/", include("resources.api")),
+    path("api/", api_urls()),
     path("admin/", admin.site.urls),
     path("i18n/<str:language>/", switch_language, name="switch-language"),
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),

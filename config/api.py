@@ -1,4 +1,5 @@
-"""The site's JSON API (SPEC §9): one NinjaAPI, with the routers of ``qa.api`` and ``resources.api``.
+"""The site's JSON API (SPEC §9): one NinjaAPI, with the routers of ``qa.api`` and
+``resources.api``; and the MCP server at ``/mcp`` with the tools of ``qa.mcp`` and ``resources.mcp``.
 
 Every error it gives is ``{"error": "..."}`` from ``config.jsonapi.json_error``:
 invalid parameters are a 400 naming the parameter, unknown ids and pages a 404,
@@ -17,7 +18,10 @@ from ninja.openapi.docs import DocsBase
 from ninja.renderers import JSONRenderer
 
 from config.jsonapi import json_error
+from config.mcp import MCPServer
+from qa import mcp as qa_mcp
 from qa.api import router as qa_router
+from resources import mcp as resources_mcp
 from resources.api import router as resources_router
 
 
@@ -101,3 +105,16 @@ def urls():
     for pattern in patterns:
         pattern.callback = _api_view(pattern.callback)
     return patterns, app_name, namespace
+
+
+mcp = MCPServer(
+    name="zhiku",
+    title="Zhiku (知库)",
+    version="1",
+    instructions=(
+        "Zhiku is a Q&A knowledge site on programming and image processing, mostly in Chinese with "
+        "English technical words. Use search_questions to find questions (either language works), then "
+        "get_question for the full answer as Markdown. Cite the question URLs you use."
+    ),
+    tools=qa_mcp.TOOLS + resources_mcp.TOOLS,
+)

@@ -3,6 +3,7 @@
 import re
 import uuid
 
+from config.jsonapi import wants_json
 from config.logging import request_id_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -41,3 +42,21 @@ def add_static_security_headers(headers, path: str, url: str) -> None:
 
     headers["Content-Security-Policy"] = build_policy()
     headers["X-Frame-Options"] = settings.X_FRAME_OPTIONS
+
+
+class PublicAPIReadsMiddleware:
+    """``Access-Control-Allow-Origin: *`` on GET and HEAD answers under ``/api/``, errors included.
+
+    The API's reads are public and take no cookies, so any web page may fetch
+    them; the browser sends no credentials with such requests, and none are
+    allowed. The image tool's POST and ``/mcp`` stay same-origin (docs/api.md).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method in ("GET", "HEAD") and wants_json(request):
+            response["Access-Control-Allow-Origin"] = "*"
+        return response

@@ -13,7 +13,7 @@ from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import HttpRequest, JsonResponse
 from ninja import Schema
 from ninja.errors import HttpError
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 API_PREFIX = "/api/"
 
@@ -70,8 +70,15 @@ def text_param(max_length: int):
     ]
 
 
+def blank_means(default):
+    """A parameter given empty (``?page=``, as a form sends it) takes its default."""
+    return BeforeValidator(lambda value: default if value == "" else value)
+
+
 # Page numbers start at 1; one past the last page, or below 1, is "page out of range" (404).
-PageNumber = Annotated[int, Field(json_schema_extra={"minimum": 1}, description="1-based page number.")]
+PageNumber = Annotated[
+    int, blank_means(1), Field(json_schema_extra={"minimum": 1}, description="1-based page number.")
+]
 
 # What the <id:...> converter lets through (config.converters): up to 18 digits.
 ObjectId = Annotated[

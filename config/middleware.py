@@ -3,7 +3,6 @@
 import re
 import uuid
 
-from config.jsonapi import wants_json
 from config.logging import request_id_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -53,10 +52,14 @@ class PublicAPIReadsMiddleware:
     """
 
     def __init__(self, get_response):
+        # Imported here: settings import this module, and config.jsonapi needs settings ready.
+        from config.jsonapi import wants_json
+
         self.get_response = get_response
+        self.is_api = wants_json
 
     def __call__(self, request):
         response = self.get_response(request)
-        if request.method in ("GET", "HEAD") and wants_json(request):
+        if request.method in ("GET", "HEAD") and self.is_api(request):
             response["Access-Control-Allow-Origin"] = "*"
         return response

@@ -1,6 +1,6 @@
 """Read-only JSON API for questions (SPEC §9): a router of ``config.api``. API reads never count views."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from ninja import Query, Router, Schema
@@ -14,6 +14,7 @@ from config.jsonapi import (
     Page,
     PageNumber,
     Timestamp,
+    blank_means,
     link,
     page_data,
     page_error,
@@ -30,7 +31,7 @@ from resources.schemas import ResourceSummary, resource_summary
 
 router = Router(tags=["questions"])
 
-QuestionSort = Literal["new", "views", "updated"]
+QuestionSort = Annotated[Literal["new", "views", "updated"], blank_means("new")]
 
 
 class QuestionSummary(Link):

@@ -1,7 +1,7 @@
 """JSON API of resources: the read-only list and detail (SPEC §9) and the image tool (SPEC §8),
 a router of ``config.api``."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import HttpResponse
 from django.utils.cache import add_never_cache_headers
@@ -9,7 +9,18 @@ from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
-from config.jsonapi import Error, Link, ObjectId, Page, PageNumber, Timestamp, link, paginated, text_param
+from config.jsonapi import (
+    Error,
+    Link,
+    ObjectId,
+    Page,
+    PageNumber,
+    Timestamp,
+    blank_means,
+    link,
+    paginated,
+    text_param,
+)
 from config.ratelimit import ratelimit
 from resources.downloads import attachment_header
 from resources.filters import ResourceFilter
@@ -20,7 +31,7 @@ from resources.tools import RefusedUpload, check_request_size, run_tool
 
 router = Router(tags=["resources"])
 
-ResourceSort = Literal["new", "downloads"]
+ResourceSort = Annotated[Literal["new", "downloads"], blank_means("new")]
 
 
 class ResourceDetail(ResourceSummary):

@@ -134,6 +134,12 @@ def test_unknown_ids_and_pages_are_a_json_404(client, url):
     assert response.json()["error"]
 
 
+def test_empty_parameters_take_their_defaults(client):
+    make_question()
+    assert client.get("/api/questions/?page=&sort=&q=&tag=").json()["count"] == 1
+    assert client.get("/api/resources/?page=&sort=&type=").status_code == 200
+
+
 def test_a_method_the_path_does_not_take_is_a_json_405_with_allow(client):
     response = client.put("/api/questions/")
     assert response.status_code == 405

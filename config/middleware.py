@@ -41,3 +41,25 @@ def add_static_security_headers(headers, path: str, url: str) -> None:
 
     headers["Content-Security-Policy"] = build_policy()
     headers["X-Frame-Options"] = settings.X_FRAME_OPTIONS
+
+
+class PublicAPIReadsMiddleware:
+    """``Access-Control-Allow-Origin: *`` on GET and HEAD answers under ``/api/``, errors included.
+
+    The API's reads are public and take no cookies, so any web page may fetch
+    them; the browser sends no credentials with such requests, and none are
+    allowed. The image tool's POST and ``/mcp`` stay same-origin (docs/api.md).
+    """
+
+    def __init__(self, get_response):
+        # Imported here: settings import this module, and config.jsonapi needs settings ready.
+        from config.jsonapi import wants_json
+
+        self.get_response = get_response
+        self.is_api = wants_json
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method in ("GET", "HEAD") and self.is_api(request):
+            response["Access-Control-Allow-Origin"] = "*"
+        return response

@@ -1,21 +1,57 @@
-"""Read-only JSON API for questions (SPEC §9). API reads never count views."""
+"""Read-only JSON API for questions (SPEC §9): a router of ``config.api``. API reads never count views."""
+
+from typing import Annotated, Literal
 
 from django.core.paginator import EmptyPage, PageNotAnInteger
-from django.urls import path
-from django.views.decorators.http import require_safe
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
 
-from config import converters  # noqa: F401  (registers <id:...>)
-from config.jsonapi import json_error, json_response, page_error, page_response, paginated
-from config.ratelimit import ratelimit
+from config.jsonapi import (
+    Error,
+    Link,
+    ObjectId,
+    Page,
+    PageNumber,
+    Timestamp,
+    blank_means,
+    link,
+    page_data,
+    page_error,
+    paginated,
+    text_param,
+)
+from config.ratelimit import hit, too_many_requests
 from qa.filters import QuestionFilter
 from qa.models import Question
 from qa.search.listing import listed_page
+from qa.search.tokenize import MAX_QUERY_CHARS
 from resources.models import Resource
+from resources.schemas import ResourceSummary, resource_summary
 
-app_name = "qa-api"
+router = Router(tags=["questions"])
+
+QuestionSort = Annotated[Literal["new", "views", "updated"], blank_means("new")]
 
 
-def question_summary(request, question):
+class QuestionSummary(Link):
+    tags: list[str] = Field(description="Tag names.")
+    views: int
+    created: Timestamp
+
+
+class QuestionDetail(QuestionSummary):
+    question_html: str = Field(description="The question's details, rendered (may be empty).")
+    answer_html: str = Field(description="The answer, rendered; math as MathML.")
+    related: list[Link]
+    resources: list[ResourceSummary]
+
+
+class QuestionPage(Page[QuestionSummary]):
+    pass
+
+
+def question_summary(request, question) -> dict:
     return {
         "id": question.pk,
         "title": question.title,
@@ -26,58 +62,59 @@ def question_summary(request, question):
     }
 
 
-@require_safe
-def question_list(request):
-    if request.GET.get("q", "").strip():
-        return question_search(request)
-    filterset = QuestionFilter(request.GET, queryset=Question.objects.for_listing())
-    return paginated(request, filterset.qs, question_summary)
+class QuestionListParams(Schema):
+    q: text_param(MAX_QUERY_CHARS) = Field("", description="Search words; results come in search order.")
+    tag: text_param(100) = Field("", description="A tag's slug or name.")
+    sort: QuestionSort = Field("new", description="Order when there is no `q`.")
+    page: PageNumber = 1
 
 
-@ratelimit("search")
-def question_search(request):
-    """``q`` given: results in search order (SPEC §9), ``tag`` narrows them."""
+@router.get(
+    "/questions/",
+    response={200: QuestionPage, 400: Error, 404: Error, 429: Error},
+    url_name="questions",
+    summary="List or search questions",
+)
+def question_list(request, params: Query[QuestionListParams]):
+    """Published questions, newest first (or by `sort`), 20 a page. With `q`, the search
+    results in search order, `tag` narrowing them; searches are rate limited like the
+    search page. A page past the last is a 404."""
+    if params.q:
+        return question_search(request, params)
+    filters = {"tag": params.tag, "sort": params.sort}
+    filterset = QuestionFilter(filters, queryset=Question.objects.for_listing())
+    return paginated(request, filterset.qs, question_summary, number=params.page)
+
+
+def question_search(request, params: QuestionListParams):
+    retry_after = hit(request, "search")
+    if retry_after is not None:
+        return too_many_requests(request, retry_after)
     try:
-        listed = listed_page(request.GET)
+        listed = listed_page({"q": params.q, "tag": params.tag, "page": params.page})
     except (PageNotAnInteger, EmptyPage) as exc:
-        return page_error(exc)
+        raise page_error(exc) from exc
     origin = request.build_absolute_uri("/")[:-1]
     results = [{**item, "url": origin + item["url"]} for item in listed.items]
-    return page_response(
-        request, count=listed.count, number=listed.number, pages=listed.pages, results=results
-    )
+    return page_data(request, count=listed.count, number=listed.number, pages=listed.pages, results=results)
 
 
-@require_safe
-def question_detail(request, pk):
+@router.get(
+    "/questions/{id:pk}/",
+    response={200: QuestionDetail, 404: Error},
+    url_name="question",
+    summary="One question with its answer",
+)
+def question_detail(request, pk: ObjectId):
+    """A published question: its rendered details and answer, related questions and the
+    resources it recommends. Unknown and unpublished ids are a 404."""
     question = Question.objects.published().prefetch_related("tags").filter(pk=pk).first()
     if question is None:
-        return json_error("question not found", 404)
-    data = question_summary(request, question)
-    data.update(
-        question_html=question.body_html,
-        answer_html=question.answer_html,
-        related=[
-            {"id": r.pk, "title": r.title, "url": request.build_absolute_uri(r.get_absolute_url())}
-            for r in Question.objects.related_to(question)
-        ],
-        resources=[
-            {
-                "id": r.pk,
-                "title": r.title,
-                "type": r.file_type,
-                "size": r.size,
-                "downloads": r.downloads,
-                "url": request.build_absolute_uri(r.get_absolute_url()),
-                "download_url": request.build_absolute_uri(r.get_download_url()),
-            }
-            for r in Resource.objects.recommended_by(question)
-        ],
-    )
-    return json_response(data)
-
-
-urlpatterns = [
-    path("questions/", question_list, name="questions"),
-    path("questions/<id:pk>/", question_detail, name="question"),
-]
+        raise HttpError(404, "question not found")
+    return {
+        **question_summary(request, question),
+        "question_html": question.body_html,
+        "answer_html": question.answer_html,
+        "related": [link(request, r) for r in Question.objects.related_to(question)],
+        "resources": [resource_summary(request, r) for r in Resource.objects.recommended_by(question)],
+    }

@@ -1,7 +1,8 @@
 from django.contrib.syndication.views import Feed
+from django.shortcuts import get_object_or_404
 from django.urls import reverse_lazy
 
-from qa.models import Question
+from qa.models import Question, Tag
 
 
 class LatestQuestionsFeed(Feed):
@@ -23,3 +24,22 @@ class LatestQuestionsFeed(Feed):
 
     def item_updateddate(self, item):
         return item.updated
+
+
+class TagFeed(LatestQuestionsFeed):
+    """The newest questions with one tag, at ``/tags/<slug>/feed/``."""
+
+    def get_object(self, request, slug):
+        return get_object_or_404(Tag, slug=slug)
+
+    def title(self, tag):
+        return f"知库 · {tag.name}"
+
+    def link(self, tag):
+        return tag.get_absolute_url()
+
+    def description(self, tag):
+        return f"知库里标签为“{tag.name}”的新问题。"
+
+    def items(self, tag):
+        return Question.objects.published().filter(tags=tag).sorted_by("new")[:30]

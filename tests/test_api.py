@@ -63,7 +63,13 @@ def test_list_sorts(client):
 
     assert titles("new") == ["新而冷", "旧而热"]
     assert titles("views") == ["旧而热", "新而冷"]
-    assert titles("bogus") == ["新而冷", "旧而热"]
+    assert titles("updated") == ["新而冷", "旧而热"]
+
+
+def test_an_unknown_sort_is_a_json_400_naming_the_choices(client):
+    """The list page sorts a stale link the default way; a script gets told instead."""
+    error = get_json(client, "/api/questions/", {"sort": "bogus"}, status=400)["error"]
+    assert "sort" in error and "views" in error
 
 
 def test_list_paginates_with_absolute_next_and_previous_links(client):
@@ -170,8 +176,8 @@ def test_detail_query_count_does_not_grow_with_related_questions(client, django_
         assert len(get_json(client, f"/api/questions/{question.pk}/")["related"]) == 5
 
 
-def test_a_tag_the_form_refuses_matches_nothing_like_an_unknown_tag(client):
+def test_a_tag_the_form_refuses_matches_nothing_on_the_page_and_is_a_400_in_the_api(client):
     make_question(title="有标签的问题", tags=["python"])
-    assert client.get("/api/questions/?tag=%00").json()["count"] == 0
+    assert "NUL" in get_json(client, "/api/questions/?tag=%00", status=400)["error"]
     assert client.get("/api/questions/?tag=nonexistent").json()["count"] == 0
     assert client.get("/questions/?tag=%00").context["paginator"].count == 0

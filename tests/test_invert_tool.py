@@ -41,7 +41,7 @@ def uploads_dir(settings, tmp_path):
 
 def test_routes_are_named():
     assert reverse("resources:invert") == PAGE
-    assert reverse("resources-api:invert") == API
+    assert reverse("api:invert") == API
 
 
 # --- the API ----------------------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def png_bytes() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("name", ["resources:invert", "resources-api:invert"])
+@pytest.mark.parametrize("name", ["resources:invert", "api:invert"])
 def test_image_tool_is_rate_limited(client, limits, clock, name):
     url = reverse(name)
 

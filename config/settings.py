@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "django.contrib.sitemaps",
     "django_filters",
     "csp",
+    "reversion",
     "qa",
     "resources",
 ]

@@ -17,7 +17,7 @@ from qa import pagecache
 from qa.counting import RecentViews, is_countable
 from qa.filters import QuestionFilter
 from qa.markdown import plain_text
-from qa.models import Question, Tag
+from qa.models import Question, Tag, published_condition
 from qa.search import search_request
 from resources.models import LATEST_RESOURCES, Resource
 
@@ -31,7 +31,7 @@ def home(request):
     context = {
         "latest": published.sorted_by("new")[:10],
         "popular": published.sorted_by("views")[:10],
-        "tags": Tag.objects.filter(questions__is_published=True).distinct()[:40],
+        "tags": Tag.objects.filter(published_condition("questions__")).distinct()[:40],
         "latest_resources": Resource.objects.newest(),
     }
     return render(request, "qa/home.html", context)

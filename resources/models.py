@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qa.markdown import excerpt, render_markdown
-from qa.models import Question, unicode_slug
+from qa.models import Question, published_condition, unicode_slug
 
 
 def resource_upload_to(instance, filename: str) -> str:
@@ -62,7 +62,7 @@ class ResourceQuerySet(models.QuerySet):
 
     def with_recommending_questions(self):
         """Each resource's published recommending questions, in order, prefetched as ``published_links``."""
-        links = Recommendation.objects.filter(question__is_published=True).select_related("question")
+        links = Recommendation.objects.filter(published_condition("question__")).select_related("question")
         return self.prefetch_related(Prefetch("recommendations", queryset=links, to_attr="published_links"))
 
     def sorted_by(self, sort: str):

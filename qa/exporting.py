@@ -117,6 +117,7 @@ def export_content(*, directory: Path) -> ExportSummary:
             "created": _local_iso(question.created),
             "views": question.views,
             "published": question.is_published,
+            **({"publish_at": _local_iso(question.publish_at)} if question.publish_at else {}),
             "related": [question_keys[link.to_question_id] for link in question.related_links.all()],
             "resources": [resource_keys[rec.resource_id] for rec in question.recommendations.all()],
         }

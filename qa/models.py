@@ -111,7 +111,7 @@ class QuestionQuerySet(models.QuerySet):
 QUESTION_HISTORY_FIELDS = ["title", "slug", "body", "answer", "tags", "is_published", "publish_at"]
 
 
-@reversion.register(fields=QUESTION_HISTORY_FIELDS)
+@reversion.register(fields=QUESTION_HISTORY_FIELDS, ignore_duplicates=True)
 class Question(models.Model):
     key = models.CharField(
         _("import key"),

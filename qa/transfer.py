@@ -28,6 +28,7 @@ MAX_COUNT = 2**31 - 1
 
 QUESTION_FIELDS = {
     "key", "title", "question", "answer", "tags", "related", "resources", "views", "created", "published",
+    "publish_at",
 }  # fmt: skip
 RESOURCE_FIELDS = {"key", "title", "description", "file", "name", "downloads", "created", "published"}
 
@@ -53,6 +54,7 @@ class QuestionItem:
     views: int | None = None
     created: datetime | None = None
     published: bool | None = None
+    publish_at: datetime | None = None
 
 
 @dataclass
@@ -283,6 +285,7 @@ def _read_question(fields: _Fields) -> QuestionItem:
         views=fields.count("views"),
         created=fields.moment("created"),
         published=fields.flag("published"),
+        publish_at=fields.moment("publish_at"),
     )
     fields.unknown(QUESTION_FIELDS)
     if item.key and item.related and item.key in item.related:

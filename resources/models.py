@@ -2,6 +2,7 @@ import hashlib
 import uuid
 from pathlib import PurePath
 
+import reversion
 from django.db import models, transaction
 from django.db.models import F, FilteredRelation, Prefetch, Q
 from django.db.models.signals import post_delete
@@ -70,6 +71,7 @@ class ResourceQuerySet(models.QuerySet):
         return self.order_by(*orderings.get(sort, orderings["new"]))
 
 
+@reversion.register(fields=["title", "description"], ignore_duplicates=True)
 class Resource(models.Model):
     key = models.CharField(_("import key"), max_length=100, unique=True, null=True, blank=True)
     title = models.CharField(_("title"), max_length=200)

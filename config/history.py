@@ -50,19 +50,23 @@ class HistoryAdminMixin(VersionAdmin):
             path(
                 "<path:object_id>/history/<int:version_id>/diff/",
                 self.admin_site.admin_view(self.version_diff_view),
-                name="%s_%s_version_diff" % info,
+                name="{}_{}_version_diff".format(*info),
             ),
             path(
                 "<path:object_id>/history/<int:version_id>/restore/",
                 self.admin_site.admin_view(self.version_restore_view),
-                name="%s_%s_version_restore" % info,
+                name="{}_{}_version_restore".format(*info),
             ),
         ]
-        inherited = [url for url in super().get_urls() if not (url.name or "").endswith(_REVERSION_URL_SUFFIXES)]
+        inherited = [
+            url for url in super().get_urls() if not (url.name or "").endswith(_REVERSION_URL_SUFFIXES)
+        ]
         return ours + inherited
 
     def _url(self, name: str, *args) -> str:
-        return reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
+        return reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args
+        )
 
     def _object_or_redirect(self, request, object_id):
         obj = self.get_object(request, unquote(object_id))
@@ -154,7 +158,9 @@ class HistoryAdminMixin(VersionAdmin):
         except history.RestoreError as exc:
             messages.error(request, str(exc))
             return HttpResponseRedirect(self._url("history", obj.pk))
-        messages.success(request, _("Version %(id)s restored; the restore is a new version.") % {"id": version_id})
+        messages.success(
+            request, _("Version %(id)s restored; the restore is a new version.") % {"id": version_id}
+        )
         return HttpResponseRedirect(self._url("change", obj.pk))
 
     # --- no silent overwrite ------------------------------------------------------------------

@@ -4,7 +4,7 @@ from django.db.models.functions import Now
 from django.utils.formats import localize
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from config.admin import MarkdownPreviewMixin
 from config.history import HistoryAdminMixin
@@ -46,6 +46,9 @@ class RecommendedResourceInline(admin.TabularInline):
     verbose_name_plural = _("recommended resources")
 
 
+_PUBLISHED = pgettext_lazy("publication state", "Published")
+
+
 class PublicationStateFilter(admin.SimpleListFilter):
     """Draft, scheduled (published but ``publish_at`` still ahead) or published, by the database clock."""
 
@@ -53,7 +56,7 @@ class PublicationStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("draft", _("Draft")), ("scheduled", _("Scheduled")), ("published", _("Published"))]
+        return [("draft", _("Draft")), ("scheduled", _("Scheduled")), ("published", _PUBLISHED)]
 
     def queryset(self, request, queryset):
         if self.value() == "draft":
@@ -88,7 +91,7 @@ class QuestionAdmin(HistoryAdminMixin, MarkdownPreviewMixin, admin.ModelAdmin):
         state = question.publication_state
         if state == "scheduled":
             return _("Scheduled for %(time)s") % {"time": localize(template_localtime(question.publish_at))}
-        return _("Draft") if state == "draft" else _("Published")
+        return _("Draft") if state == "draft" else _PUBLISHED
 
     @admin.action(description=_("Publish the selected questions"))
     def publish(self, request, queryset):

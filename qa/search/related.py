@@ -105,7 +105,9 @@ def _own_tags(pk: int) -> QuerySet:
 def _tag_sharers(pk: int) -> QuerySet:
     """Published questions with a tag of ``pk`` (a bounded number of them)."""
     through = Question.tags.through.objects
-    sharers = through.filter(published_condition("question__"), tag_id__in=_own_tags(pk)).exclude(question_id=pk)
+    sharers = through.filter(published_condition("question__"), tag_id__in=_own_tags(pk)).exclude(
+        question_id=pk
+    )
     return sharers.values("question_id")[:_SHARED_TAG_ROWS]
 
 

@@ -1,19 +1,23 @@
 """Drafts and scheduled publishing (SPEC §5a): invisible to visitors everywhere until
 published and due, live by themselves when the time passes, previewed by staff."""
 
+import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from qa import freshness, search
+from qa.importing import import_content
 from qa.models import PendingPublication, Question
 from qa.search.backends.reference import ReferenceBackend
+from qa.transfer import TransferError
 from tests.conftest import make_question
 
 pytestmark = pytest.mark.django_db
@@ -267,3 +271,48 @@ def test_a_publish_at_that_is_not_a_time_is_a_form_error(admin_client):
     assert response.status_code == 200
     assert "publish_at" in response.context["adminform"].form.errors
     assert Question.objects.get(pk=question.pk).title == "原标题"
+
+
+# --- import and export ------------------------------------------------------------------------------
+
+
+def _content_file(tmp_path, **question):
+    path = tmp_path / "content.json"
+    item = {"key": "sched", "title": "定时导入", "answer": "回答", **question}
+    path.write_text(json.dumps({"questions": [item]}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_import_reads_published_and_publish_at(tmp_path):
+    import_content(path=_content_file(tmp_path, published=False))
+    assert Question.objects.get(key="sched").publication_state == "draft"
+    import_content(path=_content_file(tmp_path, published=True, publish_at="2999-01-01T08:00:00+08:00"))
+    question = Question.objects.get(key="sched")
+    assert question.publication_state == "scheduled"
+    assert question.publish_at.isoformat() == "2999-01-01T00:00:00+00:00"
+    assert PendingPublication.objects.filter(at=question.publish_at).exists()
+
+
+def test_a_bad_publish_at_names_the_item_and_field_and_writes_nothing(tmp_path):
+    with pytest.raises(TransferError) as error:
+        import_content(path=_content_file(tmp_path, publish_at="下周一"))
+    assert error.value.problems == [
+        'questions[0] (key "sched"), field "publish_at": is not an ISO 8601 date and time: "下周一"'
+    ]
+    assert not Question.objects.exists()
+
+
+def test_export_writes_published_and_publish_at_and_reimports_them(tmp_path):
+    at = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    make_question(key="later", publish_at=at)
+    make_question(key="draft", is_published=False)
+    make_question(key="now")
+    call_command("export_content", str(tmp_path / "out"))
+    exported = {q["key"]: q for q in json.loads((tmp_path / "out" / "content.json").read_text())["questions"]}
+    assert exported["draft"]["published"] is False and "publish_at" not in exported["draft"]
+    assert "publish_at" not in exported["now"]
+    assert datetime.fromisoformat(exported["later"]["publish_at"]) == at
+    Question.objects.all().delete()
+    import_content(path=tmp_path / "out")
+    assert Question.objects.get(key="later").publish_at == at
+    assert Question.objects.get(key="draft").publication_state == "draft"

@@ -196,13 +196,18 @@ def _stamped(form_class):
         # Saving this form again is then a deliberate choice to overwrite what was shown.
         self.data = self.data.copy()
         self.data[self.add_prefix(EDIT_VERSION_FIELD)] = str(latest)
+        other = self.conflict["latest"]
         raise forms.ValidationError(
             _(
                 "%(author)s saved this %(kind)s at %(when)s, after you opened it. Their change is "
                 "shown below and your text is kept in the form: merge what you need and save "
                 "again to replace their version (it stays in the history)."
             )
-            % self.conflict_summary,
+            % {
+                "author": history.author(other),
+                "kind": self.instance._meta.verbose_name,
+                "when": localize(template_localtime(other.revision.date_created)),
+            },
             code="edit_conflict",
         )
 
@@ -215,16 +220,6 @@ def _stamped(form_class):
             "conflict": None,
         },
     )
-
-    def summary(self):
-        latest = self.conflict["latest"]
-        return {
-            "author": history.author(latest),
-            "kind": self.instance._meta.verbose_name,
-            "when": localize(template_localtime(latest.revision.date_created)),
-        }
-
-    stamped.conflict_summary = property(summary)
     return stamped
 
 

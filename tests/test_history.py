@@ -25,18 +25,21 @@ CHANGE = "/admin/qa/question/{}/change/"
 HISTORY = "/admin/qa/question/{}/history/"
 
 
+def editor(users, name: str) -> Client:
+    """A separate browser session of superuser ``name``."""
+    client = Client()
+    client.force_login(users.objects.create_superuser(name, f"{name}@example.com", None))
+    return client
+
+
 @pytest.fixture
 def alice(django_user_model):
-    client = Client()
-    client.force_login(django_user_model.objects.create_superuser("alice", "alice@example.com", None))
-    return client
+    return editor(django_user_model, "alice")
 
 
 @pytest.fixture
 def bob(django_user_model):
-    client = Client()
-    client.force_login(django_user_model.objects.create_superuser("bob", "bob@example.com", None))
-    return client
+    return editor(django_user_model, "bob")
 
 
 def form_data(question, edit_version=None, **changes) -> dict:

@@ -7,22 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import check_accessibility, screenshot
+from tests.browser.test_admin import staff_page  # noqa: F401 - the logged-in editor fixture
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "zhiku-browser-test-pw"
-
-
-@pytest.fixture
-def editor_page(open_page, django_user_model, site_content):
-    django_user_model.objects.create_superuser("editor", "editor@example.com", PASSWORD)
-    page = open_page()
-    page.goto("/admin/")
-    page.get_by_label(re.compile("用户名|Username")).fill("editor")
-    page.get_by_label(re.compile("密码|Password")).fill(PASSWORD)
-    page.get_by_role("button", name=re.compile("登录|Log in")).click()
-    expect(page.locator("#user-tools")).to_contain_text("editor")
-    return page
 
 
 def save_answer(page, question, text):
@@ -32,8 +19,8 @@ def save_answer(page, question, text):
     expect(page.locator(".messagelist")).to_be_visible()
 
 
-def test_restore_an_older_version_and_see_it_on_the_site(editor_page, site_content):
-    page = editor_page
+def test_restore_an_older_version_and_see_it_on_the_site(staff_page, site_content):  # noqa: F811
+    page = staff_page
     question = site_content["related"]
     save_answer(page, question, "把图像反色以后保存，亮的变暗，暗的变亮。")
     save_answer(page, question, "把图像灰度化以后保存，颜色只剩明暗。")

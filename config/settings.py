@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "django_filters",
     "ninja",  # its static files: Swagger UI for /api/docs/
     "csp",
+    "reversion",
     "qa",
     "resources",
 ]

@@ -1,9 +1,13 @@
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.db.models.functions import Now
+from django.utils.formats import localize
+from django.utils.timezone import template_localtime
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from config.admin import MarkdownPreviewMixin
+from config.history import HistoryAdminMixin
 from qa.admin_figures import FigureInline
 from qa.models import Question, RelatedQuestion, Tag
 from resources.models import Recommendation
@@ -43,11 +47,33 @@ class RecommendedResourceInline(admin.TabularInline):
     verbose_name_plural = _("recommended resources")
 
 
+_PUBLISHED = pgettext_lazy("publication state", "Published")
+
+
+class PublicationStateFilter(admin.SimpleListFilter):
+    """Draft, scheduled (published but ``publish_at`` still ahead) or published, by the database clock."""
+
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("draft", _("Draft")), ("scheduled", _("Scheduled")), ("published", _PUBLISHED)]
+
+    def queryset(self, request, queryset):
+        if self.value() == "draft":
+            return queryset.filter(is_published=False)
+        if self.value() == "scheduled":
+            return queryset.filter(is_published=True, publish_at__gt=Now())
+        if self.value() == "published":
+            return queryset.published()
+        return queryset
+
+
 @admin.register(Question)
-class QuestionAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
+class QuestionAdmin(HistoryAdminMixin, MarkdownPreviewMixin, admin.ModelAdmin):
     markdown_fields = ("body", "answer")
-    list_display = ["title", "is_published", "views", "created", "updated"]
-    list_filter = ["is_published", "tags", "created"]
+    list_display = ["title", "state", "views", "created", "updated"]
+    list_filter = [PublicationStateFilter, "tags", "created"]
     search_fields = ["title", "key", "body", "answer"]
     date_hierarchy = "created"
     filter_horizontal = ["tags"]
@@ -55,7 +81,7 @@ class QuestionAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
     inlines = [RelatedQuestionInline, FigureInline, RecommendedResourceInline]
     actions = ["publish", "unpublish"]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "key", "tags", "is_published", "created"]}),
+        (None, {"fields": ["title", "slug", "key", "tags", "is_published", "publish_at", "created"]}),
         (_("Question"), {"fields": ["body"]}),
         (_("Answer"), {"fields": ["answer"]}),
         (_("Counters"), {"fields": ["views", "updated"]}),
@@ -66,6 +92,13 @@ class QuestionAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
         if question is None or not self.has_change_permission(request, question):
             return {}
         return question.figure_refs()
+
+    @admin.display(description=_("state"), ordering="is_published")
+    def state(self, question):
+        state = question.publication_state
+        if state == "scheduled":
+            return _("Scheduled for %(time)s") % {"time": localize(template_localtime(question.publish_at))}
+        return _("Draft") if state == "draft" else _PUBLISHED
 
     @admin.action(description=_("Publish the selected questions"))
     def publish(self, request, queryset):

@@ -140,6 +140,7 @@ def _question_entry(question: Question, question_keys: dict, resource_keys: dict
         "created": _local_iso(question.created),
         "views": question.views,
         "published": question.is_published,
+        **({"publish_at": _local_iso(question.publish_at)} if question.publish_at else {}),
         "related": [question_keys[link.to_question_id] for link in question.related_links.all()],
         "resources": [resource_keys[rec.resource_id] for rec in question.recommendations.all()],
     }

@@ -10,6 +10,7 @@ stored by an import that fails are deleted again.
 from dataclasses import dataclass
 from pathlib import Path
 
+import reversion
 from django.core.files import File
 from django.db import transaction
 
@@ -113,6 +114,7 @@ def _save_question(item: QuestionItem, question: Question | None) -> Question:
     question.title = item.title
     question.answer = item.answer
     _set_given(question, body=item.body, views=item.views, created=item.created, is_published=item.published)
+    _set_given(question, publish_at=item.publish_at)
     question.save()
     if item.tags is not None:
         question.tags.set(_tags_named(item.tags))
@@ -201,7 +203,11 @@ def import_content(*, path: Path, dry_run: bool = False) -> ImportSummary:
                 raise TransferError(problems)
             if dry_run:
                 return ImportSummary()
-            return _write(content, stored)
+            # One revision for the whole file: every question and resource it
+            # changes gets a version whose author is the file (qa.history).
+            with reversion.create_revision(atomic=False):
+                reversion.set_comment(f"import: {path.name}")
+                return _write(content, stored)
     except BaseException:
         # Resources and figures both live in the default storage.
         storage = Resource._meta.get_field("file").storage

@@ -1,9 +1,11 @@
 import hashlib
 import uuid
 
+import reversion
 from django.core.files.base import ContentFile
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
+from django.db.models.functions import Now
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -43,10 +45,25 @@ class Tag(models.Model):
         return reverse("qa:tag", kwargs={"slug": self.slug})
 
 
+def published_condition(prefix: str = "") -> Q:
+    """The rule for what visitors may see, as a condition on a question (or on
+    ``prefix``, e.g. ``"question__"``, for a row related to one): published and
+    its ``publish_at``, if any, passed. Decided by the database clock at query
+    time (``Now()``), so a scheduled question goes live by itself."""
+    return Q(**{f"{prefix}is_published": True}) & (
+        Q(**{f"{prefix}publish_at__isnull": True}) | Q(**{f"{prefix}publish_at__lte": Now()})
+    )
+
+
 class QuestionQuerySet(models.QuerySet):
     def published(self):
-        """Questions visitors may see."""
-        return self.filter(is_published=True)
+        """Questions visitors may see: published, and not scheduled for later."""
+        return self.filter(published_condition())
+
+    def with_visibility(self):
+        """Each question with ``visible``: whether ``published()`` would give it,
+        for callers that look up a few ids and should not filter in SQL."""
+        return self.annotate(visible=ExpressionWrapper(published_condition(), output_field=BooleanField()))
 
     def for_listing(self):
         """Published questions with their tags prefetched."""
@@ -96,6 +113,11 @@ class QuestionQuerySet(models.QuerySet):
         return self.order_by(*orderings.get(sort, orderings["new"]))
 
 
+# History (django-reversion, qa.history) keeps these fields of every version.
+QUESTION_HISTORY_FIELDS = ["title", "slug", "body", "answer", "tags", "is_published", "publish_at"]
+
+
+@reversion.register(fields=QUESTION_HISTORY_FIELDS, ignore_duplicates=True)
 class Question(models.Model):
     key = models.CharField(
         _("import key"),
@@ -124,6 +146,13 @@ class Question(models.Model):
     )
     views = models.PositiveIntegerField(_("views"), default=0)
     is_published = models.BooleanField(_("published"), default=True, db_index=True)
+    publish_at = models.DateTimeField(
+        _("publish at"),
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_("Leave empty to publish at once; a future time keeps the question hidden until then."),
+    )
     created = models.DateTimeField(_("published at"), default=timezone.now, db_index=True)
     updated = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
     # When the answer's text last changed (its publication time until then).
@@ -208,6 +237,16 @@ class Question(models.Model):
         """True when the answer changed more than a minute after the question was published."""
         return bool(self.answer_updated and (self.answer_updated - self.created).total_seconds() > 60)
 
+    @property
+    def publication_state(self) -> str:
+        """``"draft"``, ``"scheduled"`` or ``"published"``, by the rule of ``published()``
+        (here with this process's clock)."""
+        if not self.is_published:
+            return "draft"
+        if self.publish_at is not None and self.publish_at > timezone.now():
+            return "scheduled"
+        return "published"
+
 
 class RelatedQuestion(models.Model):
     """A curated "related question" link, kept in the editor's order."""
@@ -238,6 +277,19 @@ class ContentVersion(models.Model):
 
     def __str__(self):
         return f"content version {self.value}"
+
+
+class PendingPublication(models.Model):
+    """A time at which content becomes visible by itself (a question's ``publish_at``).
+
+    ``qa.freshness`` counts the rows whose time has passed into the content
+    version, so caches move on when a scheduled question goes live, and folds
+    them into ``ContentVersion`` on the next write, which keeps this table small."""
+
+    at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"publication at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class SearchDocument(models.Model):

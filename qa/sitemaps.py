@@ -1,6 +1,6 @@
 from django.contrib.sitemaps import Sitemap
 
-from qa.models import Question, Tag
+from qa.models import Question, Tag, published_condition
 
 
 class QuestionSitemap(Sitemap):
@@ -20,4 +20,4 @@ class TagSitemap(Sitemap):
     priority = 0.5
 
     def items(self):
-        return Tag.objects.filter(questions__is_published=True).distinct().order_by("slug")
+        return Tag.objects.filter(published_condition("questions__")).distinct().order_by("slug")

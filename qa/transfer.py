@@ -32,6 +32,7 @@ MAX_COUNT = 2**31 - 1
 QUESTION_FIELDS = {
     "key", "title", "question", "answer", "tags", "related", "resources", "views", "created", "published",
     "figures",
+    "publish_at",
 }  # fmt: skip
 FIGURE_FIELDS = {"name", "file", "alt", "caption"}
 RESOURCE_FIELDS = {"key", "title", "description", "file", "name", "downloads", "created", "published"}
@@ -68,6 +69,7 @@ class QuestionItem:
     created: datetime | None = None
     published: bool | None = None
     figures: list[FigureItem] | None = None
+    publish_at: datetime | None = None
 
 
 @dataclass
@@ -341,6 +343,7 @@ def _read_question(fields: _Fields, base: Path) -> QuestionItem:
         created=fields.moment("created"),
         published=fields.flag("published"),
         figures=_read_figures(fields, base),
+        publish_at=fields.moment("publish_at"),
     )
     fields.unknown(QUESTION_FIELDS)
     if item.key and item.related and item.key in item.related:

@@ -6,6 +6,7 @@ from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, Ht
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import cache_control
@@ -17,7 +18,7 @@ from qa import pagecache
 from qa.counting import RecentViews, is_countable
 from qa.filters import QuestionFilter
 from qa.markdown import plain_text
-from qa.models import Question, Tag
+from qa.models import Question, Tag, published_condition
 from qa.search import search_request
 from resources.models import LATEST_RESOURCES, Resource
 
@@ -31,7 +32,7 @@ def home(request):
     context = {
         "latest": published.sorted_by("new")[:10],
         "popular": published.sorted_by("views")[:10],
-        "tags": Tag.objects.filter(questions__is_published=True).distinct()[:40],
+        "tags": Tag.objects.filter(published_condition("questions__")).distinct()[:40],
         "latest_resources": Resource.objects.newest(),
     }
     return render(request, "qa/home.html", context)
@@ -67,7 +68,7 @@ def question_detail(request, pk, slug=None):
     count (``qa.pagecache``)."""
     state = pagecache.page_state(pk)
     if state is None:
-        raise Http404("No such question.")
+        return _staff_preview(request, pk, slug)
     if slug != state.slug:
         return HttpResponsePermanentRedirect(get_object_or_404(Question, pk=pk).get_absolute_url())
 
@@ -79,24 +80,45 @@ def question_detail(request, pk, slug=None):
 
     html = pagecache.cached_page(request, state)
     if html is None:
-        question, tags, related = Question.objects.with_related(pk, version=state.version)
-        recommended, latest = _question_page_resources(question)
-        context = {
-            "question": question,
-            "tags": tags,
-            "related": related,
-            "recommended_resources": recommended,
-            "latest_resources": latest,
-            "json_ld": _qa_page_json_ld(request, question),
-            **pagecache.slots(),
-        }
-        html = render_to_string("qa/question_detail.html", context, request)
+        html = _render_question(request, pk, version=state.version)
         pagecache.store_page(request, state, html)
     response = HttpResponse(pagecache.fill(html, views=views))
     if counted:
         Question.objects.count_view(pk)
         recent.add(pk)
         recent.store(response)
+    return response
+
+
+def _render_question(request, pk, *, version=None, preview=False) -> str:
+    question, tags, related = Question.objects.with_related(pk, version=version)
+    recommended, latest = _question_page_resources(question)
+    context = {
+        "question": question,
+        "tags": tags,
+        "related": related,
+        "recommended_resources": recommended,
+        "latest_resources": latest,
+        "json_ld": _qa_page_json_ld(request, question),
+        "preview": preview,
+        **pagecache.slots(),
+    }
+    return render_to_string("qa/question_detail.html", context, request)
+
+
+def _staff_preview(request, pk, slug):
+    """A draft or scheduled question as staff see it: with a banner saying so,
+    never cached, never counted. Everyone else gets the 404 page."""
+    if not (request.user.is_staff and request.user.has_perm("qa.view_question")):
+        raise Http404("No such question.")
+    found = Question.objects.filter(pk=pk).values_list("slug", "views").first()
+    if found is None:
+        raise Http404("No such question.")
+    if slug != found[0]:
+        return HttpResponseRedirect(reverse("qa:detail", kwargs={"pk": pk, "slug": found[0] or "q"}))
+    html = _render_question(request, pk, preview=True)
+    response = HttpResponse(pagecache.fill(html, views=found[1]))
+    patch_cache_control(response, private=True, no_store=True)
     return response
 
 

@@ -3,6 +3,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from config.admin import MarkdownPreviewMixin
+from config.history import HistoryAdminMixin
 from resources.forms import ResourceAdminForm
 from resources.models import Recommendation, Resource
 
@@ -19,7 +20,7 @@ class RecommendationInline(admin.TabularInline):
 
 
 @admin.register(Resource)
-class ResourceAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
+class ResourceAdmin(HistoryAdminMixin, MarkdownPreviewMixin, admin.ModelAdmin):
     form = ResourceAdminForm
     markdown_fields = ("description",)
     list_display = ["title", "file_type", "human_size", "downloads", "is_published", "created"]

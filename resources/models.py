@@ -2,6 +2,7 @@ import hashlib
 import uuid
 from pathlib import PurePath
 
+import reversion
 from django.db import models
 from django.db.models import F, FilteredRelation, Prefetch, Q
 from django.db.models.signals import post_delete
@@ -11,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qa.markdown import excerpt, render_markdown
-from qa.models import Question, delete_file_on_commit, unicode_slug
+from qa.models import Question, delete_file_on_commit, published_condition, unicode_slug
 
 
 def resource_upload_to(instance, filename: str) -> str:
@@ -62,7 +63,7 @@ class ResourceQuerySet(models.QuerySet):
 
     def with_recommending_questions(self):
         """Each resource's published recommending questions, in order, prefetched as ``published_links``."""
-        links = Recommendation.objects.filter(question__is_published=True).select_related("question")
+        links = Recommendation.objects.filter(published_condition("question__")).select_related("question")
         return self.prefetch_related(Prefetch("recommendations", queryset=links, to_attr="published_links"))
 
     def sorted_by(self, sort: str):
@@ -70,6 +71,7 @@ class ResourceQuerySet(models.QuerySet):
         return self.order_by(*orderings.get(sort, orderings["new"]))
 
 
+@reversion.register(fields=["title", "description"], ignore_duplicates=True)
 class Resource(models.Model):
     key = models.CharField(_("import key"), max_length=100, unique=True, null=True, blank=True)
     title = models.CharField(_("title"), max_length=200)

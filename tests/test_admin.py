@@ -208,7 +208,7 @@ def test_changelist_search(admin_client):
 def test_changelist_filters_by_published_and_tag(admin_client):
     make_question(title="草稿", is_published=False, tags=["java"])
     make_question(title="已发布", tags=["python"])
-    drafts = admin_client.get(CHANGELIST, {"is_published__exact": "0"})
+    drafts = admin_client.get(CHANGELIST, {"state": "draft"})
     assert [q.title for q in drafts.context["cl"].result_list] == ["草稿"]
     python = Tag.objects.get(name="python")
     tagged = admin_client.get(CHANGELIST, {"tags__id__exact": python.pk})

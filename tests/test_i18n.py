@@ -13,13 +13,14 @@ LOCALE = Path(__file__).resolve().parent.parent / "config" / "locale" / "zh_Hans
 
 
 def _po_entries() -> list[tuple[str, str, bool]]:
-    """(msgid, first msgstr, is plural) of every entry in django.po, multi-line strings joined."""
+    """(msgid, first msgstr, is plural) of every entry in django.po, multi-line strings joined;
+    an entry with a context has ``context\x04msgid`` as its id, as gettext stores it."""
     entries = []
     for block in (LOCALE / "django.po").read_text(encoding="utf-8").split("\n\n"):
         fields: dict[str, str] = {}
         key = None
         for line in block.splitlines():
-            match = re.match(r'^(msgid|msgid_plural|msgstr(?:\[0\])?|msgstr\[\d\]) (".*")$', line)
+            match = re.match(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[0\])?|msgstr\[\d\]) (".*")$', line)
             if match:
                 key = match.group(1)
                 fields[key] = ast.literal_eval(match.group(2))
@@ -27,7 +28,8 @@ def _po_entries() -> list[tuple[str, str, bool]]:
                 fields[key] += ast.literal_eval(line)
         if fields.get("msgid"):
             msgstr = fields.get("msgstr", fields.get("msgstr[0]", ""))
-            entries.append((fields["msgid"], msgstr, "msgid_plural" in fields))
+            msgid = f"{fields['msgctxt']}\x04{fields['msgid']}" if "msgctxt" in fields else fields["msgid"]
+            entries.append((msgid, msgstr, "msgid_plural" in fields))
     return entries
 
 

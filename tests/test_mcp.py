@@ -8,8 +8,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from qa.models import Question
-from tests.conftest import make_question
-from tests.test_resources import make_resource
+from tests.conftest import make_question, make_resource
 
 TOOLS = {"search_questions", "get_question", "get_related", "list_tags", "list_resources", "get_resource"}
 

@@ -44,7 +44,8 @@ def document_texts(*, title: str, body_html: str, answer_html: str, tag_names: I
 
 
 def index_question(question: Question) -> None:
-    """Bring the index entry of ``question`` up to date (removing it when unpublished)."""
+    """Bring the index entry of ``question`` up to date (removing it when unpublished;
+    a scheduled question stays in, and search leaves it out until its time)."""
     if not question.is_published:
         remove_question(question.pk)
         return
@@ -159,7 +160,9 @@ def rebuild_index(questions: Iterable[SourceQuestion]) -> int:
 
 
 def published_sources() -> Iterable[SourceQuestion]:
-    questions = Question.objects.published().prefetch_related("tags").order_by("pk")
+    # Scheduled questions are indexed like published ones (as on save); search
+    # hides them at query time until their publish_at passes.
+    questions = Question.objects.filter(is_published=True).prefetch_related("tags").order_by("pk")
     for question in questions.iterator(chunk_size=1000):
         yield SourceQuestion(
             pk=question.pk,

@@ -70,7 +70,7 @@ def _version_and_views(ids: list[int]) -> tuple[int, dict[int, int]]:
     """The content version, and the views of those of ``ids`` still published: one query."""
     if not ids:
         return freshness.current(), {}
-    # Publication is checked here rather than in SQL, where SQLite would walk
+    # Visibility is read here rather than filtered in SQL, where SQLite would walk
     # its (is_published, views) index over every published question instead of
     # looking up twenty ids.
     rows = list(_views_and_version().filter(pk__in=ids))
@@ -83,8 +83,10 @@ def _version_and_views(ids: list[int]) -> tuple[int, dict[int, int]]:
 def _views_and_version():
     # Built once per process (never evaluated itself): composing the
     # annotated query anew took most of the time of a repeated page.
-    return Question.objects.annotate(version=freshness.subquery()).values_list(
-        "pk", "views", "is_published", "version"
+    return (
+        Question.objects.with_visibility()
+        .annotate(version=freshness.subquery())
+        .values_list("pk", "views", "visible", "version")
     )
 
 
@@ -95,8 +97,10 @@ def _listed_items(ids: list[int]) -> list[dict]:
     reversed URL rather than one per question: this runs on every first search."""
     if not ids:
         return []
-    rows = Question.objects.filter(pk__in=ids).values_list(
-        "pk", "title", "slug", "views", "created", "is_published"
+    rows = (
+        Question.objects.with_visibility()
+        .filter(pk__in=ids)
+        .values_list("pk", "title", "slug", "views", "created", "visible")
     )
     by_id = {row[0]: row for row in rows if row[-1]}
     tags = defaultdict(list)

@@ -11,7 +11,7 @@ both engines give the same results.
 
 import math
 
-from qa.models import SearchDocument, SearchTerm
+from qa.models import SearchDocument, SearchTerm, published_condition
 from qa.search import tokenize
 from qa.search.index import DOCS
 from qa.search.tokenize import Group
@@ -125,7 +125,7 @@ def _corrections(word: str, limit: int = 3, min_count: int = 1) -> list[tuple[st
 def _rank(ids: list[int], groups: list[Group], weights: list[float], typed: list) -> list[int]:
     if not ids:
         return []
-    texts = SearchDocument.objects.filter(pk__in=ids, question__is_published=True).values_list(
+    texts = SearchDocument.objects.filter(published_condition("question__"), pk__in=ids).values_list(
         "question_id", "title_text", "body_text"
     )
     scored = []

@@ -18,7 +18,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, Qu
 from django.db.models.functions import Coalesce, Greatest, Length
 
 from qa import freshness
-from qa.models import Question, RelatedQuestion, SearchTerm, Tag
+from qa.models import Question, RelatedQuestion, SearchTerm, Tag, published_condition
 from qa.search import tokenize
 from qa.search.backends import backend
 from qa.search.index import DOCS
@@ -69,7 +69,7 @@ def related_to(questions: QuerySet, question: Question, *, limit: int) -> list[Q
     """What is related to ``question`` (already loaded), as ``with_related`` gives it.
 
     No similarity lookup at all when curated links fill ``limit``."""
-    links = RelatedQuestion.objects.filter(from_question=question, to_question__is_published=True)
+    links = RelatedQuestion.objects.filter(published_condition("to_question__"), from_question=question)
     rows = {link.to_question_id: link.to_question for link in links.select_related("to_question")[:limit]}
     curated = list(rows)
     if len(curated) < limit:
@@ -105,7 +105,9 @@ def _own_tags(pk: int) -> QuerySet:
 def _tag_sharers(pk: int) -> QuerySet:
     """Published questions with a tag of ``pk`` (a bounded number of them)."""
     through = Question.tags.through.objects
-    sharers = through.filter(tag_id__in=_own_tags(pk), question__is_published=True).exclude(question_id=pk)
+    sharers = through.filter(published_condition("question__"), tag_id__in=_own_tags(pk)).exclude(
+        question_id=pk
+    )
     return sharers.values("question_id")[:_SHARED_TAG_ROWS]
 
 

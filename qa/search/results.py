@@ -98,7 +98,7 @@ class ResultQuestions(Sequence):
 
 def current_views(ids: list[int]) -> dict[int, int]:
     """Views of those of ``ids`` still published, by id: one query."""
-    # By id alone: filtering on is_published in SQL makes SQLite scan every
+    # By id alone: filtering on publication in SQL makes SQLite scan every
     # published question through its (is_published, views) index.
-    rows = Question.objects.filter(pk__in=ids).values_list("pk", "views", "is_published")
+    rows = Question.objects.with_visibility().filter(pk__in=ids).values_list("pk", "views", "visible")
     return {pk: count for pk, count, published in rows if published}

@@ -245,7 +245,7 @@ def test_media_stays_on_the_local_disk_without_a_bucket():
         "print(type(storages['default']).__name__)",
         env={"DJANGO_SETTINGS_MODULE": "config.settings"},
     )
-    assert result.stdout.strip() == "FileSystemStorage"
+    assert result.stdout.strip() == "MediaStorage"
 
 
 # --- security log -------------------------------------------------------------------------------

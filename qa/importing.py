@@ -109,7 +109,11 @@ def _save_resource(item: ResourceItem, resource: Resource | None, stored: list[s
         # The model's save() records name, type, size and hash, lets storage pick the
         # stored name and deletes a replaced file once the transaction commits.
         resource.file = File(fh, name=item.name)
-        resource.save()
+        try:
+            resource.save()
+        except OSError as exc:  # the disk full, the storage unreachable
+            problem = f'{item.label}, field "file": could not be stored: {exc.strerror or exc}'
+            raise TransferError([problem]) from exc
     stored.append(resource.file.name)
     return resource
 

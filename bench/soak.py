@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.server import ROOT, Gunicorn, bench_environment
+from bench.server import ROOT, Gunicorn, bench_environment, wrk_errors
 
 _LUA = """
 paths = {%(paths)s}
@@ -87,11 +87,7 @@ def wrk_requests(port: int, paths: list[str], count: int, *, connections: int = 
                 wrk.kill()
                 wrk.wait()
     sent = int(re.search(r"(\d+) requests in", out).group(1))
-    failed = 0
-    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
-        failed += int(match.group(1))
-    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
-        failed += sum(int(n) for n in match.groups())
+    failed = wrk_errors(out)
     return sent, failed
 
 

@@ -55,6 +55,7 @@ class SoakResult:
     end_rss_kib: dict = field(default_factory=dict)
     samples: list = field(default_factory=list)  # (requests so far, total RSS KiB)
     workers_replaced: bool = False
+    error_lines: list = field(default_factory=list)  # wrk's own words for any failure
 
     @property
     def growth(self) -> float:
@@ -67,8 +68,9 @@ def rss_kib(pid: int) -> int:
     return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))
 
 
-def wrk_requests(port: int, paths: list[str], count: int, *, connections: int = 8) -> tuple[int, int]:
-    """About ``count`` keep-alive requests with wrk, cycling through ``paths``; (sent, failed)."""
+def wrk_requests(port: int, paths: list[str], count: int, *, connections: int = 8) -> tuple[int, int, list]:
+    """About ``count`` keep-alive requests with wrk, cycling through ``paths``;
+    (sent, failed, wrk's summary lines about failures)."""
     with tempfile.TemporaryDirectory(prefix="zhiku-wrk-") as scratch:
         marker, script = Path(scratch) / "done", Path(scratch) / "soak.lua"
         paths_lua = ", ".join(json.dumps(p) for p in paths)
@@ -88,7 +90,8 @@ def wrk_requests(port: int, paths: list[str], count: int, *, connections: int = 
                 wrk.wait()
     sent = int(re.search(r"(\d+) requests in", out).group(1))
     failed = wrk_errors(out)
-    return sent, failed
+    lines = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
+    return sent, failed, lines
 
 
 def build(tmp: Path) -> tuple[dict, list[str]]:
@@ -138,16 +141,19 @@ def soak(requests: int, *, log: Path, rounds: int = 10) -> SoakResult:
         warm = max(2000, requests // 10)
         started = time.monotonic()
         with Gunicorn(env, log_path=log) as server:
-            sent, failed = wrk_requests(server.port, paths, warm)
-            result.requests, result.errors = sent, failed
+            sent, failed, lines = wrk_requests(server.port, paths, warm)
+            result.requests, result.errors, result.error_lines = sent, failed, lines
             pids = server.worker_pids()
             result.warm_rss_kib = {pid: rss_kib(pid) for pid in pids}
             result.samples.append((result.requests, sum(result.warm_rss_kib.values())))
             per_round = max(1, (requests - warm) // rounds)
             while result.requests < requests:
-                sent, failed = wrk_requests(server.port, paths, min(per_round, requests - result.requests))
+                sent, failed, lines = wrk_requests(
+                    server.port, paths, min(per_round, requests - result.requests)
+                )
                 result.requests += sent
                 result.errors += failed
+                result.error_lines += lines
                 result.samples.append((result.requests, sum(rss_kib(pid) for pid in server.worker_pids())))
             result.workers_replaced = sorted(server.worker_pids()) != sorted(pids)
             if not result.workers_replaced:
@@ -167,6 +173,8 @@ def main(argv=None) -> int:
     log = Path(tempfile.gettempdir()) / "zhiku-soak-gunicorn.log"
     result = soak(args.requests, log=log)
     print(f"requests {result.requests} in {result.seconds:.0f} s, failed {result.errors}")
+    for line in result.error_lines:
+        print(f"  wrk: {line}")
     for sent, kib in result.samples:
         print(f"  after {sent:>7} requests: workers' RSS {kib / 1024:.1f} MiB")
     if args.json:

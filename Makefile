@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO := qa/demo/demo.json
 
-.PHONY: run serve-nginx test test-postgres test-browser test-nginx lint format bench loadtest venv venv-dev migrate static demo clean pygments-css messages
+.PHONY: run serve-nginx test test-postgres test-browser test-nginx test-faults soak lint format bench loadtest venv venv-dev migrate static demo clean pygments-css messages
 
 # The virtualenv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt
@@ -42,7 +42,7 @@ serve-nginx: demo static
 test: venv-dev
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -m "not postgres and not browser and not nginx" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not postgres and not browser and not nginx and not faults" $(PYTEST_ARGS)
 
 test-browser: venv-dev
 	bash .ci/browser.sh
@@ -52,6 +52,16 @@ test-nginx: venv-dev
 
 test-postgres: venv-dev
 	bash .ci/postgres.sh
+
+# Fault tests (PostgreSQL restart, Redis outage, full disk, killed workers and imports),
+# each on private servers it starts itself; needs root for the tmpfs and the postgres user.
+test-faults: venv-dev
+	bash .ci/faults.sh
+
+# 200,000 mixed requests against gunicorn on SQLite, worker RSS growth < 10 % (not in CI: too slow).
+soak: venv-dev
+	@command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y wrk))
+	nice $(PY) -m bench.soak $(SOAK_ARGS)
 
 # Bounded load test on loopback gunicorn, once per database (PostgreSQL must be running).
 LOADTEST_DBS ?= sqlite postgres

@@ -21,4 +21,4 @@ done
 export DATABASE_URL="postgres://postgres@${PGHOST}:5432/${DB}"
 # Redis database 12 is flushed between tests; nothing else may live there.
 export REDIS_URL=${ZHIKU_CI_REDIS_URL:-redis://127.0.0.1:6379/12}
-.venv/bin/python -m pytest tests -m "not browser and not nginx" --reuse-db -p no:cacheprovider ${PYTEST_ARGS:-}
+.venv/bin/python -m pytest tests -m "not browser and not nginx and not faults" --reuse-db -p no:cacheprovider ${PYTEST_ARGS:-}

@@ -149,6 +149,16 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
+def wrk_errors(out: str) -> int:
+    """Non-2xx/3xx answers plus socket errors (timeouts included) in wrk's summary."""
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(match.group(1))
+    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        errors += sum(int(n) for n in match.groups())
+    return errors
+
+
 def process_cpu_seconds(pids: list[int]) -> float:
     """User plus system CPU time the processes ``pids`` have used so far."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -201,11 +211,7 @@ def load(
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
-    errors = 0
-    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
-        errors += int(match.group(1))
-    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
-        errors += sum(int(n) for n in match.groups())
+    errors = wrk_errors(out)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     per_request = server_cpu * 1e6 / requests if server_cpu is not None and requests else None
     return LoadResult(

@@ -27,6 +27,9 @@ def check_database() -> None:
 
 
 def check_cache() -> None:
+    # The Redis cache treats an outage as a miss (config.cache); ask it directly.
+    if probe := getattr(cache, "probe", None):
+        probe()
     key = f"readyz:{uuid.uuid4().hex}"
     cache.set(key, "1", timeout=10)
     found = cache.get(key)

@@ -4,16 +4,24 @@ Nothing is written until the whole file has been checked (qa/transfer.py reads i
 the references are checked here inside the transaction). Rows are then saved through
 the models' ``save()`` and M2M ``set()`` so derived data (rendered HTML, search index,
 caches) follows. Files go through the storage API, so remote storage works too; files
-stored by an import that fails are deleted again.
+stored by an import that fails are deleted again. An import killed before it
+commits cannot delete its files, so each import names them in a journal first
+(``_Journal``) and the next import removes those no row refers to.
 """
 
+import contextlib
+import fcntl
+import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import reversion
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 
+from config.storage import INCOMING, announcing, sweep_incoming
 from qa.models import Figure, Question, RelatedQuestion, Tag, unicode_slug
 from qa.transfer import CONTENT_FILE, Content, QuestionItem, ResourceItem, TransferError, read_content
 from resources.models import Recommendation, Resource, file_type_of
@@ -102,7 +110,11 @@ def _save_resource(item: ResourceItem, resource: Resource | None, stored: list[s
         # The model's save() records name, type, size and hash, lets storage pick the
         # stored name and deletes a replaced file once the transaction commits.
         resource.file = File(fh, name=item.name)
-        resource.save()
+        try:
+            resource.save()
+        except OSError as exc:  # the disk full, the storage unreachable
+            problem = f'{item.label}, field "file": could not be stored: {exc.strerror or exc}'
+            raise TransferError([problem]) from exc
     stored.append(resource.file.name)
     return resource
 
@@ -184,6 +196,54 @@ def _write(content: Content, stored: list[str]) -> ImportSummary:
     return summary
 
 
+class _Journal:
+    """The names of the files one import stores, written down before each file is.
+
+    The journal is locked while its import runs; one nobody holds a lock on
+    belongs to an import that ended without removing it (killed), and
+    ``remove_abandoned_files`` deletes the files it names that no row refers to.
+    """
+
+    def __init__(self):
+        self.directory = Path(settings.MEDIA_ROOT) / INCOMING
+        self.path = self.directory / f"import-{uuid.uuid4().hex}.journal"
+
+    def __enter__(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+        return self
+
+    def record(self, name: str) -> None:
+        self.file.write(name + "\n")
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+        self.file.close()
+
+
+def remove_abandoned_files() -> int:
+    """Delete the files of imports killed before they committed; returns how many."""
+    storage = Resource._meta.get_field("file").storage
+    removed = sweep_incoming(storage)
+    for journal in (Path(settings.MEDIA_ROOT) / INCOMING).glob("import-*.journal"):
+        with contextlib.suppress(FileNotFoundError), open(journal, encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # an import still running
+            names = {line.strip() for line in fh if line.strip()}
+            kept = set(Resource.objects.filter(file__in=names).values_list("file", flat=True))
+            for name in names - kept:
+                if storage.exists(name):
+                    storage.delete(name)
+                    removed += 1
+            journal.unlink()
+    return removed
+
+
 def import_content(*, path: Path, dry_run: bool = False) -> ImportSummary:
     """Import a content file, all or nothing.
 
@@ -194,23 +254,26 @@ def import_content(*, path: Path, dry_run: bool = False) -> ImportSummary:
     if path.is_dir():
         path = path / CONTENT_FILE
     content, problems = read_content(path)
+    if not dry_run:
+        remove_abandoned_files()
     stored: list[str] = []
-    try:
-        with transaction.atomic():
-            # Checked inside the transaction so the keys cannot vanish before the writes.
-            problems += _reference_problems(content)
-            if problems:
-                raise TransferError(problems)
-            if dry_run:
-                return ImportSummary()
-            # One revision for the whole file: every question and resource it
-            # changes gets a version whose author is the file (qa.history).
-            with reversion.create_revision(atomic=False):
-                reversion.set_comment(f"import: {path.name}")
-                return _write(content, stored)
-    except BaseException:
-        # Resources and figures both live in the default storage.
-        storage = Resource._meta.get_field("file").storage
-        for name in stored:
-            storage.delete(name)
-        raise
+    with _Journal() as journal:
+        try:
+            with announcing(journal.record), transaction.atomic():
+                # Checked inside the transaction so the keys cannot vanish before the writes.
+                problems += _reference_problems(content)
+                if problems:
+                    raise TransferError(problems)
+                if dry_run:
+                    return ImportSummary()
+                # One revision for the whole file: every question and resource it
+                # changes gets a version whose author is the file (qa.history).
+                with reversion.create_revision(atomic=False):
+                    reversion.set_comment(f"import: {path.name}")
+                    return _write(content, stored)
+        except BaseException:
+            # Resources and figures both live in the default storage.
+            storage = Resource._meta.get_field("file").storage
+            for name in stored:
+                storage.delete(name)
+            raise

@@ -1,4 +1,8 @@
-from django.contrib import admin
+import errno
+import logging
+
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -6,6 +10,8 @@ from config.admin import MarkdownPreviewMixin
 from config.history import HistoryAdminMixin
 from resources.forms import ResourceAdminForm
 from resources.models import Recommendation, Resource
+
+logger = logging.getLogger(__name__)
 
 
 class RecommendationInline(admin.TabularInline):
@@ -35,6 +41,22 @@ class ResourceAdmin(HistoryAdminMixin, MarkdownPreviewMixin, admin.ModelAdmin):
         (_("Description"), {"fields": ["description"]}),
         (_("Counters"), {"fields": ["downloads", "updated"]}),
     ]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A file the disk has no room for rolls the whole save back (the view's
+        transaction, the storage's partial file) and the editor is told why."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            logger.error("resource upload not stored: %s", exc)
+            self.message_user(
+                request,
+                _("The file could not be stored: the server's disk is full. Nothing was saved."),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
 
     @admin.display(description=_("size"), ordering="size")
     def human_size(self, resource):

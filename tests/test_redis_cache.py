@@ -14,7 +14,8 @@ from django.core.cache import cache
 from django.test import RequestFactory
 
 from config import ratelimit
-from tests.conftest import run_django
+from qa.models import Question
+from tests.conftest import make_question, run_django
 
 REDIS_URL = os.environ.get("ZHIKU_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
@@ -49,7 +50,7 @@ def redis_cache(settings, server):
     """The site's cache switched to Redis, as REDIS_URL would."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "zhiku",
         }
@@ -112,18 +113,36 @@ def test_pages_work_with_the_redis_cache(redis_cache, client, db):
     assert client.get("/healthz").status_code == 200
 
 
-def test_a_redis_outage_does_not_take_pages_down(settings, db):
-    """Limits fail open (and log) when the cache cannot be reached."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
-            "OPTIONS": {"socket_connect_timeout": 0.5},
-        }
+UNREACHABLE = {
+    "default": {
+        "BACKEND": "config.cache.FailSoftRedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        "OPTIONS": {"socket_connect_timeout": 0.5},
     }
+}
+
+
+def test_a_redis_outage_does_not_take_pages_down(settings, db, client, caplog):
+    """Cache reads miss, writes are dropped, limits fail open, each with a log line."""
+    settings.CACHES = UNREACHABLE
     settings.ZHIKU_RATELIMIT = True
     assert ratelimit.hit(search_request(), "search") is None
     assert not ratelimit.LoginGuard(search_request(), "editor").locked()
+    assert "rate limit cache unavailable" in caplog.text
+    question = make_question(title="缓存宕机时的页面")
+    assert client.get(question.get_absolute_url()).status_code == 200
+    assert client.get("/search/", {"q": "缓存"}).status_code == 200
+    assert client.get("/api/questions/").status_code == 200
+    assert "cache unavailable" in caplog.text
+    assert Question.objects.get(pk=question.pk).views == 1
+
+
+def test_readyz_names_an_unreachable_redis(settings, db, client):
+    settings.CACHES = UNREACHABLE
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["cache"]["status"] == "error"
+    assert response.json()["checks"]["database"]["status"] == "ok"
 
 
 def test_redis_url_gives_a_working_cache_in_a_fresh_process():
@@ -138,4 +157,4 @@ print(type(cache).__name__, cache.get("{key}"))
 """
     result = run_django(code, env={"DJANGO_SETTINGS_MODULE": "config.settings", "REDIS_URL": REDIS_URL})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "RedisCache 知库"
+    assert result.stdout.strip() == "FailSoftRedisCache 知库"

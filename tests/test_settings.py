@@ -143,7 +143,7 @@ def test_zero_setup_uses_local_memory_and_passes_checks():
 
 def test_redis_url_switches_the_cache_to_redis():
     values = settings_with(REDIS_URL="redis://127.0.0.1:6379/3")
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache"] == "config.cache.FailSoftRedisCache"
     assert values["location"] == "redis://127.0.0.1:6379/3"
 
 
@@ -245,7 +245,7 @@ def test_media_stays_on_the_local_disk_without_a_bucket():
         "print(type(storages['default']).__name__)",
         env={"DJANGO_SETTINGS_MODULE": "config.settings"},
     )
-    assert result.stdout.strip() == "FileSystemStorage"
+    assert result.stdout.strip() == "MediaStorage"
 
 
 # --- security log -------------------------------------------------------------------------------

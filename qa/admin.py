@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.admin import MarkdownPreviewMixin
-from qa.models import Question, RelatedQuestion, Tag
+from qa.models import Question, RelatedQuestion, SynonymGroup, Tag
 from resources.models import Recommendation
 
 
@@ -78,3 +78,11 @@ class QuestionAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
             count += 1
         message = ngettext("%(count)d question updated.", "%(count)d questions updated.", count)
         self.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(SynonymGroup)
+class SynonymGroupAdmin(admin.ModelAdmin):
+    """Terms search treats as one (docs/search.md); a save applies to the next search."""
+
+    list_display = ["__str__", "updated"]
+    search_fields = ["terms"]

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from config.health import readyz
 from qa.feeds import LatestQuestionsFeed
+from qa.search.suggest import suggest_view
 from qa.sitemaps import QuestionSitemap, TagSitemap
 from qa.views import healthz, robots_txt, switch_language
 from resources.sitemaps import ResourceSitemap
@@ -13,6 +14,7 @@ sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap, "resources": Resou
 
 urlpatterns = [
     path("", include("qa.urls")),
+    path("api/suggest/", suggest_view, name="suggest"),
     path("api/", include("qa.api")),
     path("", include("resources.urls")),
     path("api/", include("resources.api")),

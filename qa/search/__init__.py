@@ -39,8 +39,11 @@ __all__ = ["SearchResults", "search", "search_request"]
 def forget_process_state() -> None:
     """Drop what this process keeps per content version (synonyms, vectors, suggestions):
     tests roll the database back, so version numbers come round again."""
+    from qa.search import suggest
+
     synonyms.forget()
     meaning.INDEX.forget()
+    suggest.INDEX.forget()
 
 
 def search(query: str, *, tag: Tag | None = None, engine=None, meaning: bool | None = None) -> SearchResults:

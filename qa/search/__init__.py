@@ -46,11 +46,13 @@ def forget_process_state() -> None:
     suggest.INDEX.forget()
 
 
-def search(query: str, *, tag: Tag | None = None, engine=None, meaning: bool | None = None) -> SearchResults:
+def search(
+    query: str, *, tag: Tag | None = None, engine=None, by_meaning: bool | None = None
+) -> SearchResults:
     """Published questions matching ``query``, best first (at most ``ranking.CANDIDATES``).
 
     Any string is safe: it is reduced to word tokens before it reaches SQL.
-    ``tag`` narrows the results to one tag; ``engine`` is for tests; ``meaning``
+    ``tag`` narrows the results to one tag; ``engine`` is for tests; ``by_meaning``
     overrides ``ZHIKU_SEMANTIC_SEARCH`` (questions found by meaning, fused with
     the lexical ranking, see ``qa.search.meaning``). Results are cached per
     content version and query text, so a repeated search costs one small
@@ -61,22 +63,37 @@ def search(query: str, *, tag: Tag | None = None, engine=None, meaning: bool | N
         return SearchResults(query=query, groups=[], ids=[])
     tag_id = tag.pk if tag is not None else None
     df, version = _vocabulary(plain)
-    use_meaning = meaning_enabled() if meaning is None else meaning
+    use_meaning = meaning_enabled() if by_meaning is None else by_meaning
     key = cache_key("ids", version, tag_id, use_meaning, tokenize.query_key(query))
     found = cache.get(key) if engine is None else None
     if found is None:
-        groups = tokenize.parse_query(query, synonyms.for_version(version, df.get(synonyms.SYNONYMS, 0)))
-        missing = {token for group in groups for token in group.all_tokens} - df.keys() - _known_absent(plain)
-        if missing:
-            df.update(SearchTerm.objects.filter(term__in=missing).values_list("term", "df"))
-        groups, ids, leading = ranked(groups, df, tag_id, engine or backend())
-        if use_meaning:
+        groups, ids, leading = _ranked(query, plain, df, version, tag_id, engine or backend())
+        if use_meaning and meaning.worth_asking(query, leading):
             ids = meaning.fused(query, ids, tag_id=tag_id, version=version, leading=leading)
         found = (groups, ids)
         if engine is None:
             cache.set(key, found, CACHE_SECONDS)
     groups, ids = found
     return SearchResults(query=query, groups=groups, ids=ids, version=None if engine else version)
+
+
+def lexical(query: str, *, tag: Tag | None = None) -> tuple[list[int], int]:
+    """(ids ranked by words alone, how many lead with the whole query in the title), uncached:
+    for benchmarks that fuse them with other rankings."""
+    plain = tokenize.parse_query(query or "")
+    if not plain:
+        return [], 0
+    df, version = _vocabulary(plain)
+    _groups, ids, leading = _ranked(query, plain, df, version, tag.pk if tag else None, backend())
+    return ids, leading
+
+
+def _ranked(query: str, plain: list[Group], df: dict, version: int, tag_id: int | None, engine):
+    groups = tokenize.parse_query(query, synonyms.for_version(version, df.get(synonyms.SYNONYMS, 0)))
+    missing = {token for group in groups for token in group.all_tokens} - df.keys() - _known_absent(plain)
+    if missing:
+        df.update(SearchTerm.objects.filter(term__in=missing).values_list("term", "df"))
+    return ranked(groups, df, tag_id, engine)
 
 
 def _known_absent(groups: list[Group]) -> set[str]:

@@ -19,6 +19,7 @@ and the fusion of semantic with lexical results.
 import contextlib
 import hashlib
 import logging
+import re
 import threading
 
 import numpy as np
@@ -35,12 +36,13 @@ logger = logging.getLogger(__name__)
 
 # Nearest questions taken from the vector index per query.
 SEMANTIC_K = 30
-# Below this cosine a neighbour is not listed at all (tuned on bench/queries.json).
-MIN_SIMILARITY = 0.80
-# Reciprocal-rank fusion: score = Σ weight / (RRF_K + rank).
-RRF_K = 20
+# Reciprocal-rank fusion, score = Σ weight / (RRF_K + rank), and the cosine below
+# which a neighbour is not listed: chosen on the tune half of bench/queries.json
+# (python -m bench.quality --tune: weight 1.5 and floors 0.75–0.80 tie there).
+MIN_SIMILARITY = 0.78
+RRF_K = 10
 LEXICAL_WEIGHT = 1.0
-SEMANTIC_WEIGHT = 1.0
+SEMANTIC_WEIGHT = 1.5
 # Above this many vectors the index finds candidates by Hamming distance first.
 EXACT_UP_TO = 5000
 RESCORED = 600
@@ -160,9 +162,11 @@ def _schedule(pk: int) -> None:
     queued = getattr(_state, "queued", None)
     if queued is None:
         queued = _state.queued = set()
-    if not queued:
-        transaction.on_commit(_flush)
     queued.add(pk)
+    # One callback per save, all but the first finding nothing left to do. Ids of a
+    # transaction that rolled back stay queued for the next commit, which skips
+    # what is gone or current.
+    transaction.on_commit(_flush)
 
 
 def _flush() -> None:
@@ -342,6 +346,15 @@ def semantic_ids(text: str, *, version: int, tag_id: int | None = None, k: int =
     return [pk for pk in found if pk in shown]
 
 
+_IDENTIFIER = re.compile(r"[a-z]*[0-9_()+#][a-z0-9_()+#]*|[a-z]+[0-9][a-z0-9]*", re.IGNORECASE)
+
+
+def worth_asking(text: str, leading: int) -> bool:
+    """Whether the model can change the answer: not for one identifier (``zk000042``,
+    ``pg_trgm``, ``F()``), which only its own words find."""
+    return not _IDENTIFIER.fullmatch(text.strip())
+
+
 def fuse(lexical: list[int], semantic: list[int], *, leading: int = 0) -> list[int]:
     """Reciprocal-rank fusion of two rankings; the first ``leading`` lexical ids stay on top."""
     scores: dict[int, float] = {}
@@ -349,7 +362,8 @@ def fuse(lexical: list[int], semantic: list[int], *, leading: int = 0) -> list[i
         for rank, pk in enumerate(ranking, start=1):
             scores[pk] = scores.get(pk, 0.0) + weight / (RRF_K + rank)
     top = lexical[:leading]
-    rest = sorted((pk for pk in scores if pk not in set(top)), key=lambda pk: (-round(scores[pk], 12), -pk))
+    first_seen = {pk: n for n, pk in enumerate(dict.fromkeys([*lexical, *semantic]))}
+    rest = sorted(set(scores) - set(top), key=lambda pk: (-round(scores[pk], 12), first_seen[pk]))
     return [*top, *rest]
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "bench" / "queries.json"
+FLOORS = (0.75, 0.78, 0.8, 0.82, 0.84)
 
 
 def ndcg(ranked: list[str], relevant: set[str], k: int = 10) -> float:
@@ -144,6 +145,11 @@ def main(argv=None) -> int:
     parser.add_argument("--tune", action="store_true", help="grid-search the fusion on the tune split")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rows", type=Path, help="reuse (or save) the per-query rankings in this file")
+    parser.add_argument(
+        "--model",
+        help="evaluate another embedder, PATH:MODULE.CLASS (a folder to import from and the class), "
+        "e.g. the candidate in docs/search.md",
+    )
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="zhiku-quality-"))
@@ -154,6 +160,14 @@ def main(argv=None) -> int:
     setup_django(env)
     from qa.search import meaning
 
+    if args.model:
+        import importlib
+
+        folder, _, dotted = args.model.rpartition(":")
+        if folder:
+            sys.path.insert(0, folder)
+        module, _, name = dotted.rpartition(".")
+        meaning.use_embedder(getattr(importlib.import_module(module), name)())
     if meaning.embedder() is None:
         print("The embedding model is not available: nothing to measure.", file=sys.stderr)
         return 1

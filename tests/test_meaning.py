@@ -209,3 +209,29 @@ def test_vector_index_loads_only_new_rows_and_finds_neighbours_at_scale(model):
     index._add([(len(rows) + 1, 1042, embeddings.to_bytes(vectors[7]))], model.dim)
     assert len(index) == len(rows)
     assert index.nearest(vectors[7], 2)[1][0] in {1007, 1042}
+
+
+def test_related_questions_include_those_close_in_meaning(articles, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        close = make_question(title="Python 图像负片效果怎么实现", answer="每个像素用 255 减去原值。")
+        curated = make_question(title="Java 读取文本文件", answer="BufferedReader。")
+    source = articles["invert"]
+    from qa.models import RelatedQuestion
+
+    RelatedQuestion.objects.create(from_question=source, to_question=curated, position=0)
+    related = Question.objects.related_to(source)
+    assert related[0] == curated  # curated links still come first
+    assert close in related
+    assert source not in related
+
+
+def test_question_page_with_meaning_stays_within_its_query_budget(
+    articles, client, django_assert_max_num_queries
+):
+    question = articles["invert"]
+    client.get(question.get_absolute_url())  # this process loads the vectors of this content version
+    from django.core.cache import cache
+
+    cache.clear()
+    with django_assert_max_num_queries(6):
+        assert client.get(question.get_absolute_url()).status_code == 200

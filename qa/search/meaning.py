@@ -316,6 +316,25 @@ INDEX = VectorIndex()
 # --- searching --------------------------------------------------------------------------------
 
 
+RELATED_K = 10
+
+
+def closest(pk: int, *, version: int) -> dict[int, float]:
+    """Questions closest in meaning to question ``pk`` (cosine by id), from the index;
+    empty when meaning is off, the question has no embedding, or anything fails."""
+    if not enabled():
+        return {}
+    try:
+        INDEX.refresh(version, embedder())
+        vector = INDEX.vector(pk)
+        if vector is None:
+            return {}
+        return dict(INDEX.nearest(vector / max(float(np.linalg.norm(vector)), 1e-9), RELATED_K, exclude=pk))
+    except Exception:
+        logger.exception("Related questions by meaning failed; tags and words only.")
+        return {}
+
+
 def query_vector(text: str, model: embeddings.Embedder) -> np.ndarray:
     """The embedding of query ``text``, cached whatever the content version."""
     cut = embeddings.clean(text, embeddings.MAX_QUERY_CHARS)

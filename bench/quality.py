@@ -125,12 +125,10 @@ def report(rows: list[dict], params: dict) -> list[dict]:
     return table
 
 
-def tune(rows: list[dict]) -> dict:
+def tune(rows: list[dict], floors=FLOORS) -> dict:
     tuning = [row for row in rows if row["split"] == "tune"]
     best = None
-    for rrf_k, weight, floor in itertools.product(
-        (5, 10, 20, 40, 60), (0.5, 0.75, 1.0, 1.5, 2.0), (0.75, 0.78, 0.8, 0.82, 0.84)
-    ):
+    for rrf_k, weight, floor in itertools.product((5, 10, 20, 40, 60), (0.5, 0.75, 1.0, 1.5, 2.0), floors):
         params = {"rrf_k": rrf_k, "weight": weight, "floor": floor}
         value = scores(tuning, lambda row, params=params: hybrid(row, **params))["ndcg10"]
         print(f"  rrf_k={rrf_k:<3} weight={weight:<5} floor={floor:<5} nDCG@10={value:.3f}", file=sys.stderr)
@@ -144,6 +142,7 @@ def main(argv=None) -> int:
     parser.add_argument("--distractors", type=int, default=300)
     parser.add_argument("--tune", action="store_true", help="grid-search the fusion on the tune split")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--floors", help="cosine floors to try with --tune, comma-separated")
     parser.add_argument("--rows", type=Path, help="reuse (or save) the per-query rankings in this file")
     parser.add_argument(
         "--model",
@@ -183,7 +182,7 @@ def main(argv=None) -> int:
             args.rows.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     params = {"rrf_k": meaning.RRF_K, "weight": meaning.SEMANTIC_WEIGHT, "floor": meaning.MIN_SIMILARITY}
     if args.tune:
-        params = tune(rows)
+        params = tune(rows, tuple(float(f) for f in args.floors.split(",")) if args.floors else FLOORS)
         print(f"best on the tune split: {params}", file=sys.stderr)
     table = report(rows, params)
     print(f"Search quality, {len(rows)} labelled queries, {args.distractors} distractors, {params}")

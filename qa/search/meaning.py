@@ -217,6 +217,8 @@ class VectorIndex:
         self.scales = np.empty(0, dtype=np.float32)
         self.bits = np.empty((0, 0), dtype=np.uint64)
         self.mean = None
+        # Small indexes are searched exactly, over this float32 copy.
+        self._dense = None
 
     def __len__(self):
         return len(self.pks)
@@ -267,6 +269,7 @@ class VectorIndex:
             self.scales = np.concatenate([self.scales, scales[fresh]])
             self.bits = bits[fresh] if not len(self.bits) else np.concatenate([self.bits, bits[fresh]])
         self.max_id = max(self.max_id, rows[-1][0])
+        self._dense = None
 
     def vector(self, pk: int) -> np.ndarray | None:
         row = self.rows.get(pk)
@@ -281,13 +284,17 @@ class VectorIndex:
             return []
         query = np.asarray(query, dtype=np.float32)
         if n <= EXACT_UP_TO:
+            dense = self._dense
+            if dense is None:
+                dense = self._dense = self.codes.astype(np.float32) * self.scales[:, None]
             candidates = np.arange(n)
+            scores = dense @ query
         else:
             distance = np.bitwise_count(self.bits ^ _sign_bits(query - self.mean)[0]).sum(
                 axis=1, dtype=np.uint16
             )
             candidates = np.argpartition(distance, RESCORED)[:RESCORED]
-        scores = (self.codes[candidates].astype(np.float32) @ query) * self.scales[candidates]
+            scores = (self.codes[candidates].astype(np.float32) @ query) * self.scales[candidates]
         order = np.argsort(-scores, kind="stable")
         found = []
         for i in order:

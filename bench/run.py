@@ -233,6 +233,38 @@ def run_json_script(module: str, env: dict, quick: bool, what: str) -> list[Row]
     return [Row(r["figure"], r["value"], r.get("target", ""), r.get("met")) for r in data["rows"]]
 
 
+def search_quality(env: dict, quick: bool) -> list[Row]:
+    """nDCG@10 and recall@5 of lexical, semantic and hybrid search on bench/queries.json."""
+    args = [PY, "-m", "bench.quality", "--json", "--distractors", "100" if quick else "300"]
+    out = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["no output"]
+        return [not_measured("search quality", f"bench.quality failed: {tail[0][:120]}")]
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    by = {(row["split"], row["kind"]): row for row in data["rows"]}
+    rows = []
+    for split in ("tune", "test"):
+        for kind in ("lexical", "semantic", "hybrid"):
+            row = by[(split, kind)]
+            rows.append(
+                Row(
+                    f"search quality, {split} half ({row['queries']} queries): {kind} nDCG@10 / recall@5",
+                    f"{row['ndcg10']:.3f} / {row['recall5']:.3f}",
+                )
+            )
+        best = max(by[(split, "lexical")]["ndcg10"], by[(split, "semantic")]["ndcg10"])
+        hybrid = by[(split, "hybrid")]["ndcg10"]
+        rows.append(
+            Row(
+                f"hybrid beats lexical and semantic alone ({split} half)",
+                f"{hybrid:.3f}",
+                "yes",
+                hybrid > best,
+            )
+        )
+    return rows
+
+
 # --- the table --------------------------------------------------------------------------------
 
 
@@ -243,7 +275,15 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = ["throughput", "image tool", "query counts", "search latency", "import speed", "cold start"]
+SECTIONS = [
+    "throughput",
+    "image tool",
+    "query counts",
+    "search latency",
+    "search quality",
+    "import speed",
+    "cold start",
+]
 
 
 def section(rows: list[Row], name: str, func, *args, wanted=frozenset(SECTIONS), **kwargs) -> None:
@@ -309,6 +349,7 @@ def main(argv=None) -> int:
         section(rows, "image tool", sections.imaging, server, wanted=wanted, repeat=1 if args.quick else 3)
     section(rows, "query counts", query_counts, ids, wanted=wanted)
     section(rows, "search latency", search_latency, env, args.quick, wanted=wanted)
+    section(rows, "search quality", search_quality, env, args.quick, wanted=wanted)
     section(
         rows,
         "import speed",

@@ -28,6 +28,9 @@ def bench_environment(tmp: Path, database_url: str) -> dict:
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "ZHIKU_RATELIMIT": "off",
+        # Lexical unless a benchmark asks for meaning (bench.quality, search_bench --meaning):
+        # an import would otherwise embed every question it writes.
+        "ZHIKU_SEMANTIC_SEARCH": "off",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_LOG_LEVEL": "WARNING",
     }

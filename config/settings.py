@@ -334,6 +334,10 @@ ZHIKU_TRUSTED_PROXIES = int(os.environ.get("ZHIKU_TRUSTED_PROXIES", "0"))
 # A repeat view of one question from one browser within this window counts once.
 ZHIKU_VIEW_DEDUP_SECONDS = 30 * 60
 ZHIKU_PAGE_SIZE = 20
+# Search by meaning (qa.search.embeddings): a multilingual model shipped in a
+# package embeds questions on save and queries on search. Off, or when the
+# model cannot load, search is lexical only (docs/search.md).
+ZHIKU_SEMANTIC_SEARCH = env_bool("ZHIKU_SEMANTIC_SEARCH", True)
 
 # Resource uploads (admin): size limit and extension allowlist. HTML and
 # scripts a browser would run are deliberately absent; SVG is only ever sent

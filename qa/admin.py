@@ -9,7 +9,7 @@ from django.utils.translation import ngettext, pgettext_lazy
 from config.admin import MarkdownPreviewMixin
 from config.history import HistoryAdminMixin
 from qa.admin_figures import FigureInline
-from qa.models import Question, RelatedQuestion, Tag
+from qa.models import Question, RelatedQuestion, SynonymGroup, Tag
 from resources.models import Recommendation
 
 
@@ -118,3 +118,11 @@ class QuestionAdmin(HistoryAdminMixin, MarkdownPreviewMixin, admin.ModelAdmin):
             count += 1
         message = ngettext("%(count)d question updated.", "%(count)d questions updated.", count)
         self.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(SynonymGroup)
+class SynonymGroupAdmin(admin.ModelAdmin):
+    """Terms search treats as one (docs/search.md); a save applies to the next search."""
+
+    list_display = ["__str__", "updated"]
+    search_fields = ["terms"]

@@ -8,8 +8,10 @@ class QaConfig(AppConfig):
 
     def ready(self):
         from qa import freshness
-        from qa.models import Question, RelatedQuestion, Tag
-        from qa.search import index
+        from qa.models import Question, RelatedQuestion, SynonymGroup, Tag
+        from qa.search import index, meaning, synonyms
 
         index.connect()
-        freshness.watch(Question, Tag, RelatedQuestion)
+        meaning.connect()
+        synonyms.connect()
+        freshness.watch(Question, Tag, RelatedQuestion, SynonymGroup)

@@ -23,6 +23,7 @@ from django.db import transaction
 
 from config.storage import INCOMING, announcing, sweep_incoming
 from qa.models import Figure, Question, RelatedQuestion, Tag, unicode_slug
+from qa.search import meaning, synonyms
 from qa.transfer import CONTENT_FILE, Content, QuestionItem, ResourceItem, TransferError, read_content
 from resources.models import Recommendation, Resource, file_type_of
 
@@ -34,13 +35,17 @@ class ImportSummary:
     resources_created: int = 0
     resources_updated: int = 0
     files_stored: int = 0
+    synonym_groups_created: int = 0
 
     def __str__(self):
-        return (
+        text = (
             f"questions: {self.questions_created} created, {self.questions_updated} updated; "
             f"resources: {self.resources_created} created, {self.resources_updated} updated; "
             f"files stored: {self.files_stored}"
         )
+        if self.synonym_groups_created:
+            text += f"; synonym groups: {self.synonym_groups_created} created"
+        return text
 
 
 def _reference_problems(content: Content) -> list[str]:
@@ -192,6 +197,8 @@ def _write(content: Content, stored: list[str]) -> ImportSummary:
     # Links last: a question may point at one that comes later in the file.
     for item in content.questions:
         _link(item, questions, resources)
+    if content.synonyms:
+        summary.synonym_groups_created = synonyms.add_groups(content.synonyms)
     summary.files_stored = len(stored)
     return summary
 
@@ -244,13 +251,18 @@ def remove_abandoned_files() -> int:
     return removed
 
 
-def import_content(*, path: Path, dry_run: bool = False) -> ImportSummary:
+def import_content(*, path: Path, dry_run: bool = False, defer_embeddings: bool = False) -> ImportSummary:
     """Import a content file, all or nothing.
 
     Raises TransferError listing every problem (item and field) when anything is
     wrong; in that case no row is written and no file is left in storage.
-    ``dry_run`` checks everything and writes nothing.
+    ``dry_run`` checks everything and writes nothing. The imported questions
+    are embedded for search by meaning before this returns, unless
+    ``defer_embeddings`` leaves that to ``manage.py embed_questions``.
     """
+    if defer_embeddings:
+        with meaning.deferred():
+            return import_content(path=path, dry_run=dry_run)
     if path.is_dir():
         path = path / CONTENT_FILE
     content, problems = read_content(path)

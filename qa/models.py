@@ -310,6 +310,8 @@ class SearchDocument(models.Model):
     body_text = models.TextField(blank=True)
     title_tokens = models.TextField(blank=True)
     body_tokens = models.TextField(blank=True)
+    # Pinyin initials of the title's Chinese characters (灰度反色 → hdfs), for suggestions.
+    title_initials = models.CharField(max_length=200, blank=True)
 
     def __str__(self):
         return f"search document of {self.question_id}"
@@ -447,3 +449,58 @@ def _figure_deleted(sender, instance, origin=None, **kwargs):
         question = Question.objects.filter(pk=instance.question_id).first()
         if question is not None:
             question.save(update_fields=["body", "answer"])
+
+
+class SynonymGroup(models.Model):
+    """Terms that mean the same to a reader (``损失函数 = 成本函数 = loss function``):
+    a query for any of them also finds the others (``qa.search``)."""
+
+    terms = models.TextField(
+        _("terms"),
+        help_text=_("One term per line (or separated by commas, 、 or =); a term may be several words."),
+    )
+    updated = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("synonym group")
+        verbose_name_plural = _("synonym groups")
+
+    def __str__(self):
+        return " = ".join(self.term_list)
+
+    @property
+    def term_list(self) -> list[str]:
+        return split_terms(self.terms)
+
+
+def split_terms(text: str) -> list[str]:
+    """The terms of a synonym group as written, without blanks or repeats."""
+    import re
+
+    parts = (part.strip() for part in re.split(r"[\n,，;；、=]+", text or ""))
+    return list(dict.fromkeys(part for part in parts if part))
+
+
+class QuestionEmbedding(models.Model):
+    """The meaning of one question as a vector (``qa.search.embeddings``).
+
+    ``vector`` holds ``dim`` little-endian float16 values of the L2-normalised
+    embedding of the question's title, tags and the opening of its answer,
+    made by ``model``; ``content_hash`` says which text it was made from, so
+    ``embed_questions`` skips what is current. A new embedding replaces the
+    row (a new, higher id), which lets each process load only rows newer than
+    the last it has seen."""
+
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="embedding")
+    model = models.CharField(max_length=100)
+    dim = models.PositiveSmallIntegerField()
+    vector = models.BinaryField()
+    content_hash = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("question embedding")
+
+    def __str__(self):
+        return f"embedding of {self.question_id} ({self.model})"

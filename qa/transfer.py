@@ -90,6 +90,8 @@ class ResourceItem:
 class Content:
     questions: list[QuestionItem] = field(default_factory=list)
     resources: list[ResourceItem] = field(default_factory=list)
+    # Synonym groups (qa.search.synonyms), each a list of terms; None when the file has none.
+    synonyms: list[list[str]] | None = None
 
 
 # --- Reading and checking ---------------------------------------------------------------------
@@ -400,8 +402,8 @@ def read_content(path: Path) -> tuple[Content, list[str]]:
         return Content(), [f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
     if not isinstance(document, dict):
         return Content(), [f'{path}: must hold an object with "questions" and "resources" lists']
-    for name in sorted(set(document) - {"questions", "resources"}):
-        problems.append(f'"{name}" is not a known section (expected "questions" and "resources")')
+    for name in sorted(set(document) - {"questions", "resources", "synonyms"}):
+        problems.append(f'"{name}" is not a known section (expected "questions", "resources", "synonyms")')
 
     base = path.resolve().parent
     resource_pairs = _read_section(document, "resources", problems)
@@ -416,4 +418,27 @@ def read_content(path: Path) -> tuple[Content, list[str]]:
     for index, data in question_pairs:
         fields = _Fields(data, _item_label("questions", index, data), problems)
         content.questions.append(_read_question(fields, base))
+    if "synonyms" in document:
+        content.synonyms = _read_synonyms(document["synonyms"], problems)
     return content, problems
+
+
+def _read_synonyms(value, problems: list[str]) -> list[list[str]]:
+    """``[["损失函数", "成本函数", "loss function"], ...]``: lists of two or more terms."""
+    if not isinstance(value, list):
+        problems.append('"synonyms": must be a list of lists of terms')
+        return []
+    groups = []
+    for index, terms in enumerate(value):
+        label = f"synonyms[{index}]"
+        if not isinstance(terms, list) or not all(isinstance(term, str) for term in terms):
+            problems.append(f"{label}: must be a list of strings")
+            continue
+        cleaned = list(dict.fromkeys(term.strip() for term in terms if term.strip()))
+        if len(cleaned) < 2:
+            problems.append(f"{label}: needs at least two different terms")
+        elif any(len(term) > 100 for term in cleaned):
+            problems.append(f"{label}: a term is longer than 100 characters")
+        else:
+            groups.append(cleaned)
+    return groups

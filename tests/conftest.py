@@ -67,6 +67,8 @@ def pytest_configure(config):
     }
     settings.WHITENOISE_USE_FINDERS = True
     settings.WHITENOISE_AUTOREFRESH = True
+    # Search by meaning runs the model: only the tests that ask for it (the ``meaning`` fixture).
+    settings.ZHIKU_SEMANTIC_SEARCH = False
 
 
 def run_django(code: str, *, env: dict | None = None, args: tuple = ()) -> subprocess.CompletedProcess:
@@ -98,9 +100,13 @@ def _fresh_cache():
     """Each test starts with an empty cache (rate limits, cached fragments)."""
     from django.core.cache import cache
 
+    from qa.search import forget_process_state
+
     cache.clear()
+    forget_process_state()
     yield
     cache.clear()
+    forget_process_state()
 
 
 @pytest.fixture(autouse=True)

@@ -25,9 +25,10 @@ from django.core.cache import cache
 
 from qa import freshness
 from qa.models import SearchTerm, Tag
-from qa.search import tokenize
+from qa.search import meaning, synonyms, tokenize
 from qa.search.backends import backend
 from qa.search.index import DOCS
+from qa.search.meaning import enabled as meaning_enabled
 from qa.search.ranking import ranked
 from qa.search.results import CACHE_SECONDS, SearchResults, cache_key
 from qa.search.tokenize import Group
@@ -35,35 +36,75 @@ from qa.search.tokenize import Group
 __all__ = ["SearchResults", "search", "search_request"]
 
 
-def search(query: str, *, tag: Tag | None = None, engine=None) -> SearchResults:
+def forget_process_state() -> None:
+    """Drop what this process keeps per content version (synonyms, vectors, suggestions):
+    tests roll the database back, so version numbers come round again."""
+    from qa.search import suggest
+
+    synonyms.forget()
+    meaning.INDEX.forget()
+    suggest.INDEX.forget()
+
+
+def search(
+    query: str, *, tag: Tag | None = None, engine=None, by_meaning: bool | None = None
+) -> SearchResults:
     """Published questions matching ``query``, best first (at most ``ranking.CANDIDATES``).
 
     Any string is safe: it is reduced to word tokens before it reaches SQL.
-    ``tag`` narrows the results to one tag; ``engine`` is for tests.
-    Results are cached per content version and query words, so a repeated
-    search costs one small query (the vocabulary rows it reads anyway, with
-    the version) until the content changes."""
-    groups = tokenize.parse_query(query or "")
-    if not groups:
+    ``tag`` narrows the results to one tag; ``engine`` is for tests; ``by_meaning``
+    overrides ``ZHIKU_SEMANTIC_SEARCH`` (questions found by meaning, fused with
+    the lexical ranking, see ``qa.search.meaning``). Results are cached per
+    content version and query text, so a repeated search costs one small
+    query (the vocabulary rows it reads anyway, with the version) until the
+    content changes."""
+    plain = tokenize.parse_query(query or "")
+    if not plain:
         return SearchResults(query=query, groups=[], ids=[])
     tag_id = tag.pk if tag is not None else None
-    df, version = _vocabulary(groups)
-    if engine is not None:
-        groups, ids = ranked(groups, df, tag_id, engine)
-        return SearchResults(query=query, groups=groups, ids=ids)
-    key = cache_key("ids", version, tag_id, [(group.surface, group.tokens) for group in groups])
-    found = cache.get(key)
+    df, version = _vocabulary(plain)
+    use_meaning = meaning_enabled() if by_meaning is None else by_meaning
+    key = cache_key("ids", version, tag_id, use_meaning, tokenize.query_key(query))
+    found = cache.get(key) if engine is None else None
     if found is None:
-        found = ranked(groups, df, tag_id, backend())
-        cache.set(key, found, CACHE_SECONDS)
+        groups, ids, leading = _ranked(query, plain, df, version, tag_id, engine or backend())
+        if use_meaning and meaning.worth_asking(query, leading):
+            ids = meaning.fused(query, ids, tag_id=tag_id, version=version, leading=leading)
+        found = (groups, ids)
+        if engine is None:
+            cache.set(key, found, CACHE_SECONDS)
     groups, ids = found
-    return SearchResults(query=query, groups=groups, ids=ids, version=version)
+    return SearchResults(query=query, groups=groups, ids=ids, version=None if engine else version)
+
+
+def lexical(query: str, *, tag: Tag | None = None) -> tuple[list[int], int]:
+    """(ids ranked by words alone, how many lead with the whole query in the title), uncached:
+    for benchmarks that fuse them with other rankings."""
+    plain = tokenize.parse_query(query or "")
+    if not plain:
+        return [], 0
+    df, version = _vocabulary(plain)
+    _groups, ids, leading = _ranked(query, plain, df, version, tag.pk if tag else None, backend())
+    return ids, leading
+
+
+def _ranked(query: str, plain: list[Group], df: dict, version: int, tag_id: int | None, engine):
+    groups = tokenize.parse_query(query, synonyms.for_version(version, df.get(synonyms.SYNONYMS, 0)))
+    missing = {token for group in groups for token in group.all_tokens} - df.keys() - _known_absent(plain)
+    if missing:
+        df.update(SearchTerm.objects.filter(term__in=missing).values_list("term", "df"))
+    return ranked(groups, df, tag_id, engine)
+
+
+def _known_absent(groups: list[Group]) -> set[str]:
+    """Tokens the vocabulary query asked for already (absent ones are not asked again)."""
+    return {token for group in groups for token in group.tokens}
 
 
 def _vocabulary(groups: list[Group]) -> tuple[dict[str, int], int]:
     """Document frequency of every token of ``groups`` and of ``DOCS``, and the
     content version: one query (two on an empty index)."""
-    wanted = {DOCS}
+    wanted = {DOCS, synonyms.SYNONYMS}
     for group in groups:
         wanted.add(tokenize.encode(group.surface))
         wanted.update(group.tokens)

@@ -68,6 +68,7 @@ def index_question(question: Question) -> None:
                 "body_text": body,
                 "title_tokens": " ".join(title_tokens),
                 "body_tokens": " ".join(body_tokens),
+                "title_initials": tokenize.initials(title),
             },
         )
         with connection.cursor() as cursor:
@@ -113,8 +114,9 @@ class SourceQuestion:
     tag_names: list[str] = field(default_factory=list)
 
 
-def rebuild_index(questions: Iterable[SourceQuestion]) -> int:
-    """Replace the whole index with entries for ``questions`` (the published ones).
+def rebuild_index(questions: Iterable[SourceQuestion], *, synonym_groups: int = 0) -> int:
+    """Replace the whole index with entries for ``questions`` (the published ones),
+    and ``synonym_groups``, the number of synonym groups (``qa.search.synonyms``).
 
     Used by ``rebuild_search_index`` and by the migration that creates the
     index; takes plain data so that a migration can feed it historical rows."""
@@ -146,6 +148,7 @@ def rebuild_index(questions: Iterable[SourceQuestion]) -> int:
                     body_text=body,
                     title_tokens=" ".join(title_tokens),
                     body_tokens=" ".join(body_tokens),
+                    title_initials=tokenize.initials(title),
                 )
                 for pk, title, body, title_tokens, body_tokens in chunk
             )
@@ -153,6 +156,8 @@ def rebuild_index(questions: Iterable[SourceQuestion]) -> int:
                 for pk, _title, _body, title_tokens, body_tokens in chunk:
                     engine.write(cursor, pk, title_tokens, body_tokens)
         vocabulary[DOCS] = len(documents)
+        if synonym_groups:
+            vocabulary["#synonyms"] = synonym_groups
         SearchTerm.objects.bulk_create(
             (SearchTerm(term=term, df=df) for term, df in vocabulary.items()), batch_size=_CHUNK
         )

@@ -3,13 +3,15 @@
 ``ranked`` resolves the query groups against the vocabulary (dropping words the
 index has never seen, widening typos to close spellings), asks the engine for
 candidates (documents with every group, title matches first, newest first, at
-most ``CANDIDATES``; failing that, each group on its own, rarest first) and
-orders them in Python by coverage, title hits and a BM25-like weight of rare
-words. Candidate order is defined by ids, not by engine-specific scores, so
+most ``CANDIDATES``; when few or none have them all, the documents with each of
+the rarest groups follow) and orders them in Python by coverage, title hits and
+a BM25-like weight of rare words: every group first, then the best partial
+matches. Candidate order is defined by ids, not by engine-specific scores, so
 both engines give the same results.
 """
 
 import math
+from dataclasses import replace
 
 from qa.models import SearchDocument, SearchTerm, published_condition
 from qa.search import tokenize
@@ -24,16 +26,25 @@ RARE_WORD_DF = 2
 COMMON_SPELLING_RATIO = 3
 COMMON_SPELLING_DF = 3
 _TITLE_WEIGHT = 2.0
+# A query of this many groups, fewer than ``PARTIAL_BELOW`` documents having them
+# all, also gathers partial matches (a long question rarely matches word for word).
+PARTIAL_GROUPS = 3
+PARTIAL_BELOW = 10
+# Partial matches are gathered for this many of the rarest groups, and a partial
+# match must cover this share of the query's weight to be listed.
+PARTIAL_SOURCES = 6
+MIN_PARTIAL_COVERAGE = 0.25
 
 
 def ranked(
     groups: list[Group], df: dict[str, int], tag_id: int | None, engine
-) -> tuple[list[Group], list[int]]:
-    """(groups as resolved, ranked ids) for parsed query ``groups``, given the
-    document frequency ``df`` of their tokens and of ``DOCS``."""
+) -> tuple[list[Group], list[int], int]:
+    """(groups as resolved, ranked ids, how many of them lead with every group
+    in the title) for parsed query ``groups``, given the document frequency
+    ``df`` of their tokens and of ``DOCS``."""
     groups, weights, typed = _resolve(groups, df)
     if not groups:
-        return [], []
+        return [], [], 0
 
     ids = engine.match_title_first(groups, tag_id=tag_id, limit=CANDIDATES)
     if any(typed):
@@ -43,14 +54,13 @@ def ranked(
         ids = list(dict.fromkeys(engine.match_title_first(as_typed, tag_id=tag_id, limit=CANDIDATES) + ids))[
             :CANDIDATES
         ]
-    if not ids and len(groups) > 1:
-        # Nothing has every word: gather documents for each word, rarest first.
-        share = max(CANDIDATES // len(groups), 10)
-        by_rarity = sorted(zip(weights, range(len(groups)), strict=True), reverse=True)
-        for _weight, i in by_rarity:
-            ids.extend(engine.match_title_first([groups[i]], tag_id=tag_id, limit=share))
-        ids = list(dict.fromkeys(ids))
-    return groups, _rank(ids, groups, weights, typed)
+    if len(groups) > 1 and (not ids or (len(groups) >= PARTIAL_GROUPS and len(ids) < PARTIAL_BELOW)):
+        # Few or no documents have every word: gather documents for each word, rarest first.
+        by_rarity = sorted(zip(weights, range(len(groups)), strict=True), reverse=True)[:PARTIAL_SOURCES]
+        share = max(CANDIDATES // len(by_rarity), 10)
+        each = engine.match_each([groups[i] for _weight, i in by_rarity], tag_id=tag_id, limit=share)
+        ids = list(dict.fromkeys([*ids, *(pk for found in each for pk in found)]))
+    return (groups, *_rank(ids, groups, weights, typed))
 
 
 def _resolve(groups: list[Group], df: dict[str, int]):
@@ -68,8 +78,20 @@ def _resolve(groups: list[Group], df: dict[str, int]):
 
     resolved, weights, typed = [], [], []
     for group in groups:
-        counts = [df.get(token, 0) for token in group.tokens]
         exact = None
+        if group.synonyms:
+            # A synonym term matches through whichever of its terms the index has.
+            present = [variant for variant in group.variants if min(df.get(t, 0) for t in variant.tokens) > 0]
+            if not present:
+                continue
+            frequency = max(
+                df.get(tokenize.encode(v.surface)) or min(df[t] for t in v.tokens) for v in present
+            )
+            resolved.append(replace(group, synonyms=tuple(v for v in group.synonyms if v in present)))
+            weights.append(rarity(frequency))
+            typed.append(None)
+            continue
+        counts = [df.get(token, 0) for token in group.tokens]
         if min(counts) <= 0:
             if not group.is_ascii_word:
                 continue
@@ -122,12 +144,15 @@ def _corrections(word: str, limit: int = 3, min_count: int = 1) -> list[tuple[st
     return [(term, -negative) for _d, negative, term in closest]
 
 
-def _rank(ids: list[int], groups: list[Group], weights: list[float], typed: list) -> list[int]:
+def _rank(ids: list[int], groups: list[Group], weights: list[float], typed: list) -> tuple[list[int], int]:
     if not ids:
-        return []
+        return [], 0
     texts = SearchDocument.objects.filter(published_condition("question__"), pk__in=ids).values_list(
         "question_id", "title_text", "body_text"
     )
+    # Every group first; a partial match must cover a fair share of the query.
+    least = MIN_PARTIAL_COVERAGE * sum(weights) if len(groups) > 1 else 0.0
+    complete = round(sum(weights), 9)
     scored = []
     for pk, title, body in texts:
         coverage = title_hits = score = 0.0
@@ -144,5 +169,9 @@ def _rank(ids: list[int], groups: list[Group], weights: list[float], typed: list
             frequency = group.count_in(body)
             body_part = frequency / (frequency + 1.2) if frequency else (0.25 if in_body else 0.0)
             score += weight * ((_TITLE_WEIGHT if in_title else 0.0) + body_part)
+        if round(coverage, 9) < complete and coverage < least:
+            continue
         scored.append((-round(coverage, 9), -title_hits, -round(score, 9), -pk))
-    return [-key[-1] for key in sorted(scored)]
+    scored.sort()
+    leading = sum(1 for key in scored if -key[0] == complete and -key[1] == len(groups))
+    return [-key[-1] for key in scored], leading

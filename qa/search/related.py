@@ -1,7 +1,9 @@
 """Questions related to a given one, for the "related questions" section (SPEC §6).
 
 Curated links come first, in the editor's order; similar questions fill up the
-rest. Similarity counts shared tags most, then shared words weighted by rarity
+rest. Similarity counts shared tags most, closeness in meaning (the cosine of
+the stored embeddings, from the in-process index: no query of its own), then
+shared words weighted by rarity
 (a word few questions use says more than a common one, as in Question2Answer):
 the question's rarest words that other questions share, and the newest
 questions containing each, which the search engine finds
@@ -19,7 +21,7 @@ from django.db.models.functions import Coalesce, Greatest, Length
 
 from qa import freshness
 from qa.models import Question, RelatedQuestion, SearchTerm, Tag, published_condition
-from qa.search import tokenize
+from qa.search import meaning, tokenize
 from qa.search.backends import backend
 from qa.search.index import DOCS
 
@@ -28,6 +30,9 @@ _SIMILAR_TERMS = 12
 _MATCHES_PER_TERM = 50
 _SHARED_TAG_ROWS = 2000
 _TAG_WEIGHT = 3.0
+# A neighbour in meaning scores up to two shared tags' worth, from nothing at this cosine.
+_MEANING_WEIGHT = 6.0
+_MEANING_FLOOR = 0.82
 _SIMILAR_CACHE_SECONDS = 24 * 3600
 
 Similar = list[tuple[int, list[str]]]  # (question id, shared words shown), most similar first
@@ -83,7 +88,8 @@ def related_to(questions: QuerySet, question: Question, *, limit: int) -> list[Q
 def _similar_and_tags(pk: int, version: int | None, *, also) -> tuple[Similar, list]:
     """The similar list of ``pk`` (from the cache when it can) and the tag rows
     of ``pk``, of the questions on that list and of the ``also`` ids."""
-    key = f"qa:similar:{pk}:{freshness.current() if version is None else version}"
+    version = freshness.current() if version is None else version
+    key = f"qa:similar:{pk}:{version}"
     similar = cache.get(key)
     if similar is not None:
         listed = [other for other, _words in similar]
@@ -93,7 +99,7 @@ def _similar_and_tags(pk: int, version: int | None, *, also) -> tuple[Similar, l
     # Only the rows of questions found by their tags count towards similarity;
     # those of ``also`` (curated links, maybe unpublished) are for the page alone.
     tag_rows = _tag_rows(pk, sharers | Q(question_id__in=also), shares=sharers)
-    similar = _score(pk, words, [row for row in tag_rows if row.shares])
+    similar = _score(pk, words, [row for row in tag_rows if row.shares], meaning.closest(pk, version=version))
     cache.set(key, similar, _SIMILAR_CACHE_SECONDS)
     return similar, tag_rows
 
@@ -140,9 +146,12 @@ def _shared_words(pk: int) -> list[dict]:
     return engine.documents_matching_each(terms, limit_per_term=_MATCHES_PER_TERM)
 
 
-def _score(pk: int, words: list[dict], tag_rows: list) -> Similar:
-    """Similar questions from the word ``rows`` and the ``tag_rows`` of other questions."""
+def _score(pk: int, words: list[dict], tag_rows: list, close: dict[int, float] | None = None) -> Similar:
+    """Similar questions from the word ``rows``, the ``tag_rows`` of other questions
+    and the cosine similarity of those ``close`` in meaning."""
     scores: Counter[int] = Counter()
+    for other, similarity in (close or {}).items():
+        scores[other] += _MEANING_WEIGHT * (similarity - _MEANING_FLOOR) / (1 - _MEANING_FLOOR)
     for row in tag_rows:
         scores[row.question_id] += _TAG_WEIGHT
     shared_words: dict[int, list[str]] = {}

@@ -41,8 +41,9 @@ class SearchResults:
         """Normalised strings to highlight: each group's words, else its pieces."""
         terms = []
         for group in self.groups:
-            terms.append(group.surface)
-            terms.extend(tokenize.surface(token) for token in group.tokens)
+            for variant in group.variants:
+                terms.append(variant.surface)
+                terms.extend(tokenize.surface(token) for token in variant.tokens)
         return sorted({t for t in terms if t}, key=len, reverse=True)
 
     def questions(self) -> "ResultQuestions":

@@ -28,7 +28,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -148,6 +148,21 @@ def normalize(text: str) -> str:
     return to_simplified(text).lower()
 
 
+def initials(text: str, limit: int = 200) -> str:
+    """The pinyin initials of the Chinese characters of normalised ``text``, other
+    letters and digits as they are, one run per word: ``用python做灰度反色`` → ``y python zhdfs``."""
+    from pypinyin import Style, lazy_pinyin
+
+    runs = []
+    for piece in _PIECE.finditer(text):
+        word = piece.group()
+        if _CJK_RUN.fullmatch(word):
+            runs.append("".join(syllable[:1] for syllable in lazy_pinyin(word, style=Style.FIRST_LETTER)))
+        else:
+            runs.append(word)
+    return " ".join(run for run in runs if run)[:limit]
+
+
 def encode(token: str) -> str:
     """A token as the full-text engines store it: plain ones as they are,
     anything with punctuation or other scripts as ``zx`` + hex of its UTF-8."""
@@ -228,15 +243,28 @@ class Group:
 
     ``surface`` is the normalised text shown and highlighted; a document
     matches the group when it has all tokens of ``all_of`` or, for a typo
-    corrected by the vocabulary, any of ``any_of``."""
+    corrected by the vocabulary, any of ``any_of``, or when it matches one of
+    the ``synonyms`` (groups of their own, from the site's synonym groups)."""
 
     surface: str
     all_of: tuple[str, ...] = ()
     any_of: tuple[str, ...] = ()
+    synonyms: tuple["Group", ...] = ()
 
     @property
     def tokens(self) -> tuple[str, ...]:
         return self.all_of or self.any_of
+
+    @property
+    def variants(self) -> tuple["Group", ...]:
+        """The group as typed, then each synonym: a document matching any of them matches."""
+        if not self.synonyms:
+            return (self,)
+        return (replace(self, synonyms=()), *self.synonyms)
+
+    @property
+    def all_tokens(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(token for variant in self.variants for token in variant.tokens))
 
     @property
     def is_ascii_word(self) -> bool:
@@ -247,22 +275,34 @@ class Group:
 
     def matches_text(self, text: str) -> bool:
         """Whether normalised ``text`` contains this group (the pure reference of a match)."""
+        if self.synonyms:
+            return any(variant.matches_text(text) for variant in self.variants)
         if self.any_of:
             return any(surface(alt) in text for alt in self.any_of)
         return all(surface(token) in text for token in self.all_of)
 
     def count_in(self, text: str) -> int:
         """How often the group's words occur in normalised ``text``."""
+        if self.synonyms:
+            return sum(variant.count_in(text) for variant in self.variants)
         if self.any_of:
             return sum(text.count(surface(alt)) for alt in self.any_of)
         return text.count(self.surface)
 
 
-def parse_query(query: str) -> list[Group]:
-    """The groups of a user's query, stopwords dropped, at most ``MAX_QUERY_GROUPS``."""
-    text = normalize(query[: MAX_QUERY_CHARS * 2])[:MAX_QUERY_CHARS]
-    groups: dict[str, Group] = {}
+def _query_text(query: str) -> str:
+    return normalize(query[: MAX_QUERY_CHARS * 2])[:MAX_QUERY_CHARS]
+
+
+def query_key(query: str) -> str:
+    """The part of ``query`` search reads, as one string (for cache keys)."""
+    return " ".join(_query_text(query).split())
+
+
+def _groups_of(text: str, groups: dict[str, Group]) -> None:
     for piece, chinese in _pieces(text):
+        if len(groups) >= MAX_QUERY_GROUPS:
+            return
         tokens = [piece] if chinese else _word_tokens(piece)
         if not tokens:
             continue
@@ -274,6 +314,62 @@ def parse_query(query: str) -> list[Group]:
             groups[word] = Group(surface=word, all_of=tuple(dict.fromkeys(pieces)))
         else:
             groups[word] = Group(surface=word, all_of=(encode(word),))
-        if len(groups) >= MAX_QUERY_GROUPS:
-            break
-    return list(groups.values())
+
+
+def parse_query(query: str, synonyms: "Synonyms | None" = None) -> list[Group]:
+    """The groups of a user's query, stopwords dropped, at most ``MAX_QUERY_GROUPS``.
+
+    With ``synonyms``, each synonym term found in the query (``代价函数``,
+    ``loss function``) becomes one group that also matches the other terms of
+    its synonym group."""
+    text = _query_text(query)
+    groups: dict[str, Group] = {}
+    if synonyms is None or not synonyms.table:
+        _groups_of(text, groups)
+        return list(groups.values())
+    rest = 0
+    for match in synonyms.pattern.finditer(text):
+        _groups_of(text[rest : match.start()], groups)
+        term = match.group()
+        if term not in groups and len(groups) < MAX_QUERY_GROUPS:
+            groups[term] = replace(
+                term_group(term),
+                synonyms=tuple(term_group(other) for other in synonyms.table[term]),
+            )
+        rest = match.end()
+    _groups_of(text[rest:], groups)
+    return [group for group in groups.values() if group.tokens]
+
+
+@lru_cache(maxsize=4096)
+def term_group(term: str) -> Group:
+    """A whole (normalised) term as one group: every token of its words."""
+    groups: dict[str, Group] = {}
+    _groups_of(term, groups)
+    tokens = tuple(dict.fromkeys(token for group in groups.values() for token in group.tokens))
+    return Group(surface=term, all_of=tokens)
+
+
+@dataclass(frozen=True)
+class Synonyms:
+    """Synonym terms (normalised) and, for each, the other terms it also finds."""
+
+    table: dict[str, tuple[str, ...]]
+    pattern: re.Pattern
+
+    @classmethod
+    def from_groups(cls, term_lists: Iterable[Iterable[str]]) -> "Synonyms":
+        table: dict[str, list[str]] = {}
+        for terms in term_lists:
+            cleaned = list(dict.fromkeys(t for t in (normalize(str(term)).strip() for term in terms) if t))
+            cleaned = [term for term in cleaned if term_group(term).tokens]
+            for term in cleaned:
+                others = table.setdefault(term, [])
+                others.extend(other for other in cleaned if other != term and other not in others)
+        # Longest terms first, so "随机梯度下降" wins over "梯度下降"; ASCII terms only as whole words.
+        alternatives = [
+            (r"(?<![a-z0-9])" + re.escape(term) + r"(?![a-z0-9])") if term.isascii() else re.escape(term)
+            for term in sorted(table, key=len, reverse=True)
+        ]
+        pattern = re.compile("|".join(alternatives) if alternatives else r"(?!)")
+        return cls(table={term: tuple(others) for term, others in table.items()}, pattern=pattern)

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.browser
 
 def test_search_in_chinese_highlights_matches(page, site_content):
     page.goto("/")
-    box = page.get_by_role("searchbox", name="搜索")
+    box = page.get_by_role("combobox", name="搜索")
     box.fill("反色")
     box.press("Enter")
 

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from qa import freshness
+from qa.models import SynonymGroup
 from qa.search import index
 
 
@@ -10,7 +11,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with transaction.atomic():
-            count = index.rebuild_index(index.published_sources())
+            count = index.rebuild_index(
+                index.published_sources(), synonym_groups=SynonymGroup.objects.count()
+            )
             # What search finds may change though no content was saved: retire cached results.
             freshness.bump()
         self.stdout.write(self.style.SUCCESS(f"Indexed {count} published questions."))

@@ -49,6 +49,22 @@ class Backend:
             cursor.execute(" UNION ALL ".join(selects) + " ORDER BY k, id DESC", params)
             return list(dict.fromkeys(row[1] for row in cursor.fetchall()))[:limit]
 
+    def match_each(self, groups: list[Group], *, tag_id: int | None, limit: int) -> list[list[int]]:
+        """For each group on its own, up to ``limit`` ids, title matches first: one query."""
+        selects, params = [], []
+        for g, group in enumerate(groups):
+            for k, title_only in enumerate((True, False)):
+                sql, part_params = self.match_sql([group], title_only=title_only, tag_id=tag_id, limit=limit)
+                n = 2 * g + k
+                selects.append(f"SELECT {g} AS g, {k} AS k, m{n}.id FROM ({sql}) AS m{n}")  # noqa: S608
+                params.extend(part_params)
+        found: list[dict] = [{} for _group in groups]
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(selects) + " ORDER BY g, k, id DESC", params)
+            for g, _k, pk in cursor.fetchall():
+                found[g].setdefault(pk, None)
+        return [list(ids)[:limit] for ids in found]
+
     @staticmethod
     def tagged(tag_id: int) -> tuple[str, tuple]:
         """(SQL, params) selecting the ids of the questions with tag ``tag_id``."""

@@ -31,8 +31,11 @@ class PostgresBackend(Backend):
     def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
         parts = []
         for group in groups:
-            joiner = " | " if group.any_of else " & "
-            parts.append("(" + joiner.join(f"'{token}'" for token in group.tokens) + ")")
+            variants = []
+            for variant in group.variants:
+                joiner = " | " if variant.any_of else " & "
+                variants.append("(" + joiner.join(f"'{token}'" for token in variant.tokens) + ")")
+            parts.append("(" + " | ".join(variants) + ")")
         column = "title_vector" if title_only else "search_vector"
         sql = f"SELECT question_id AS id FROM {_DOCUMENTS} WHERE {column} @@ %s::tsquery"  # noqa: S608
         params: list = [" & ".join(parts)]

@@ -31,8 +31,13 @@ class ReferenceBackend:
         anywhere = self.match(groups, title_only=False, tag_id=tag_id, limit=limit)
         return list(dict.fromkeys(in_title + anywhere))[:limit]
 
+    def match_each(self, groups: list[Group], *, tag_id: int | None, limit: int) -> list[list[int]]:
+        return [self.match_title_first([group], tag_id=tag_id, limit=limit) for group in groups]
+
 
 def _group_in(group: Group, tokens: set[str]) -> bool:
+    if group.synonyms:
+        return any(_group_in(variant, tokens) for variant in group.variants)
     if group.any_of:
         return any(token in tokens for token in group.any_of)
     return all(token in tokens for token in group.all_of)

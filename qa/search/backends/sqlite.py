@@ -28,8 +28,11 @@ class SQLiteBackend(Backend):
         # Tokens are [a-z0-9]/ideographs only (tokenize.encode), so quoting them is enough.
         parts = []
         for group in groups:
-            joiner = " OR " if group.any_of else " AND "
-            parts.append("(" + joiner.join(f'"{token}"' for token in group.tokens) + ")")
+            variants = []
+            for variant in group.variants:
+                joiner = " OR " if variant.any_of else " AND "
+                variants.append("(" + joiner.join(f'"{token}"' for token in variant.tokens) + ")")
+            parts.append("(" + " OR ".join(variants) + ")")
         expression = " AND ".join(parts)
         if title_only:
             expression = f"title : ({expression})"

@@ -8,6 +8,7 @@ makes it safe. Pure code: no Django imports, so it is tested without a request.
 
 import html as html_lib
 import re
+import threading
 
 import markdown
 import nh3
@@ -96,6 +97,17 @@ class _LabelledHtmlFormatter(HtmlFormatter):
             options.setdefault("filename", language)
         super().__init__(**options)
 
+    # Pygments builds the style's class table for every code block, which costs more
+    # than highlighting a short block; it depends only on the style and the prefix.
+    _stylesheets: dict = {}
+
+    def _create_stylesheet(self):
+        key = (self.style, self.classprefix)
+        if key not in self._stylesheets:
+            super()._create_stylesheet()
+            self._stylesheets[key] = (self.ttype2class, self.class2style)
+        self.ttype2class, self.class2style = self._stylesheets[key]
+
 
 def _extensions():
     return [
@@ -135,12 +147,26 @@ def render_markdown(text: str) -> str:
     """Render Markdown source to sanitised HTML ("" for empty input)."""
     if not text or not text.strip():
         return ""
-    # A Markdown instance keeps per-document state (footnotes, ids), so each
-    # document gets a fresh one; rendering happens on save, not per request.
-    md = markdown.Markdown(extensions=_extensions(), tab_length=4, output_format="html")
-    md.stripTopLevelTags = True
-    html = md.convert(text)
+    md = _converter()
+    try:
+        html = md.convert(text)
+    finally:
+        # A Markdown instance keeps per-document state (footnotes, ids, abbreviations).
+        md.reset()
     return sanitize_html(html)
+
+
+_local = threading.local()
+
+
+def _converter() -> markdown.Markdown:
+    """This thread's Markdown instance: building one (extensions, parsers) costs more
+    than rendering a short answer, and bulk imports render thousands."""
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = _local.md = markdown.Markdown(extensions=_extensions(), tab_length=4, output_format="html")
+        md.stripTopLevelTags = True
+    return md
 
 
 # Decorations the renderer adds that are not part of the text.

@@ -1,23 +1,86 @@
+"""The sitemap index and its sections (SPEC §12): at most ``limit`` URLs per section page.
+
+``/sitemap.xml`` is the index, ``/sitemap-<section>.xml?p=N`` a section page.
+Pages are primary-key ranges (``qa.paging.KeyRangePaginator``): neither the
+index nor a page counts or offsets through the whole table. Both are cached
+whole under the content version (``cached``), so a crawler walking every
+section costs the database once per content change.
+"""
+
+from functools import wraps
+
 from django.contrib.sitemaps import Sitemap
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef
+from django.http import HttpResponse
 
+from qa import freshness
 from qa.models import Question, Tag
+from qa.paging import KeyRangePaginator
+
+SITEMAP_LIMIT = 50_000
+CACHE_SECONDS = 24 * 3600
 
 
-class QuestionSitemap(Sitemap):
-    changefreq = "weekly"
-    priority = 0.8
-    limit = 5000
+class RangeSitemap(Sitemap):
+    """A section paged by primary-key ranges."""
 
-    def items(self):
-        return Question.objects.published().order_by("pk").only("pk", "slug", "updated")
+    limit = SITEMAP_LIMIT
+
+    @property
+    def paginator(self):
+        return KeyRangePaginator(self.items(), self.limit)
+
+
+class UpdatedSitemap(RangeSitemap):
+    """``lastmod`` is the row's ``updated``."""
 
     def lastmod(self, item):
         return item.updated
 
+    def get_latest_lastmod(self):
+        # The newest change, from the index on updated, not a max over every item.
+        return self.items().order_by("-updated").values_list("updated", flat=True).first()
 
-class TagSitemap(Sitemap):
+
+class QuestionSitemap(UpdatedSitemap):
+    changefreq = "weekly"
+    priority = 0.8
+
+    def items(self):
+        return Question.objects.published().order_by("pk").only("pk", "slug", "updated")
+
+
+class TagSitemap(RangeSitemap):
     changefreq = "daily"
     priority = 0.5
 
     def items(self):
-        return Tag.objects.filter(questions__is_published=True).distinct().order_by("slug")
+        # A semi-join that stops at each tag's first published question, rather
+        # than a DISTINCT over every tag link.
+        tagged = Question.tags.through.objects.filter(tag=OuterRef("pk"), question__is_published=True)
+        return Tag.objects.filter(Exists(tagged)).order_by("pk")
+
+
+def cached(view):
+    """Serve a sitemap view from the cache, keyed on the content version, host, section and page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        page = request.GET.get("p", "1")[:12]
+        key = ":".join(
+            ["zhiku:sitemap", str(freshness.current()), request.scheme, request.get_host(),
+             kwargs.get("section", ""), page]
+        )  # fmt: skip
+        hit = cache.get(key)
+        if hit is not None:
+            content, headers = hit
+            return HttpResponse(content, headers=headers)
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200:
+            response.render()
+            headers = {name: value for name, value in response.items() if name != "Content-Length"}
+            cache.set(key, (response.content, headers), CACHE_SECONDS)
+        return response
+
+    return wrapper

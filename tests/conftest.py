@@ -33,6 +33,25 @@ def make_question(*, tags=(), related=(), **overrides) -> Question:
     return question
 
 
+SITEMAP_NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+
+
+def sitemap_locations(client) -> list[str]:
+    """Every URL the sitemap lists: the index at /sitemap.xml, then each section page it names."""
+    import xml.etree.ElementTree as ET
+    from urllib.parse import urlsplit
+
+    index = client.get("/sitemap.xml")
+    assert index.status_code == 200
+    locations = []
+    for section in ET.fromstring(index.content).findall("s:sitemap/s:loc", SITEMAP_NS):  # noqa: S314
+        url = urlsplit(section.text)
+        page = client.get(url.path, {"p": url.query.removeprefix("p=")} if url.query else {})
+        assert page.status_code == 200, section.text
+        locations += [loc.text for loc in ET.fromstring(page.content).findall("s:url/s:loc", SITEMAP_NS)]  # noqa: S314
+    return locations
+
+
 def pytest_configure(config):
     from django.conf import settings
 

@@ -1,5 +1,5 @@
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -16,9 +16,18 @@ def unicode_slug(text: str, max_length: int = 80) -> str:
     return slugify(text, allow_unicode=True)[:max_length].strip("-") or "q"
 
 
+class TagQuerySet(models.QuerySet):
+    def with_published_questions(self):
+        """Tags that a published question carries: a semi-join that stops at each tag's
+        first such question, rather than a DISTINCT over every tag link."""
+        return self.filter(Exists(Question.objects.published().filter(tags=OuterRef("pk"))))
+
+
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=50, unique=True)
     slug = models.SlugField(_("slug"), max_length=60, unique=True, allow_unicode=True)
+
+    objects = TagQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

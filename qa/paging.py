@@ -20,6 +20,7 @@ import json
 import math
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connection
 from django.utils.functional import cached_property
@@ -51,7 +52,10 @@ class KeyRangePaginator(Paginator):
 class CachedCountPaginator(Paginator):
     @cached_property
     def count(self):
-        sql, params = self.object_list.query.sql_with_params()
+        try:
+            sql, params = self.object_list.query.sql_with_params()
+        except EmptyResultSet:
+            return 0
         digest = hashlib.sha256(repr((sql, params)).encode()).hexdigest()[:32]
         key = f"zhiku:count:{freshness.current()}:{digest}"
         count = cache.get(key)

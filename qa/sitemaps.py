@@ -11,7 +11,6 @@ from functools import wraps
 
 from django.contrib.sitemaps import Sitemap
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef
 from django.http import HttpResponse
 
 from qa import freshness
@@ -56,10 +55,7 @@ class TagSitemap(RangeSitemap):
     priority = 0.5
 
     def items(self):
-        # A semi-join that stops at each tag's first published question, rather
-        # than a DISTINCT over every tag link.
-        tagged = Question.tags.through.objects.filter(tag=OuterRef("pk"), question__is_published=True)
-        return Tag.objects.filter(Exists(tagged)).order_by("pk")
+        return Tag.objects.with_published_questions().order_by("pk")
 
 
 def cached(view):

@@ -3,6 +3,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from config.admin import MarkdownPreviewMixin
+from qa.paging import EstimatedCountPaginator
 from resources.forms import ResourceAdminForm
 from resources.models import Recommendation, Resource
 
@@ -26,6 +27,8 @@ class ResourceAdmin(MarkdownPreviewMixin, admin.ModelAdmin):
     list_filter = ["is_published", "file_type", "created"]
     search_fields = ["title", "key", "original_name", "description"]
     date_hierarchy = "created"
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     readonly_fields = ["original_name", "file_type", "human_size", "sha256", "downloads", "updated"]
     inlines = [RecommendationInline]
     fieldsets = [

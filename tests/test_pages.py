@@ -376,14 +376,18 @@ def test_home_query_count(client, django_assert_num_queries):
 
 
 def test_question_list_query_count(client, django_assert_num_queries):
+    """The count is cached under the content version: counted once, then one version read."""
     _content()
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         assert client.get("/questions/?sort=views").status_code == 200
+    with django_assert_num_queries(3) as queries:
+        assert client.get("/questions/?sort=views&page=1").status_code == 200
+    assert not any("COUNT(" in query["sql"].upper() for query in queries.captured_queries)
 
 
 def test_tag_page_query_count(client, django_assert_num_queries):
     _content()
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         assert client.get("/tags/python/").status_code == 200
 
 

@@ -4,8 +4,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.admin import MarkdownPreviewMixin
+from config.paging import EstimatedCountPaginator
 from qa.models import Question, RelatedQuestion, Tag
-from qa.paging import EstimatedCountPaginator
 from qa.search import search
 from resources.models import Recommendation
 

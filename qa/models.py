@@ -138,6 +138,7 @@ class Question(models.Model):
         indexes = [
             models.Index(fields=["is_published", "-created"], name="qa_question_pub_created"),
             models.Index(fields=["is_published", "-views"], name="qa_question_pub_views"),
+            models.Index(fields=["is_published", "-updated"], name="qa_question_pub_updated"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(title=""), name="qa_question_title_not_empty"),

@@ -1,7 +1,7 @@
 """The sitemap index and its sections (SPEC §12): at most ``limit`` URLs per section page.
 
 ``/sitemap.xml`` is the index, ``/sitemap-<section>.xml?p=N`` a section page.
-Pages are primary-key ranges (``qa.paging.KeyRangePaginator``): neither the
+Pages are primary-key ranges (``config.paging.KeyRangePaginator``): neither the
 index nor a page counts or offsets through the whole table. Both are cached
 whole under the content version (``cached``), so a crawler walking every
 section costs the database once per content change.
@@ -9,37 +9,14 @@ section costs the database once per content change.
 
 from functools import wraps
 
-from django.contrib.sitemaps import Sitemap
 from django.core.cache import cache
 from django.http import HttpResponse
 
+from config.paging import RangeSitemap, UpdatedSitemap
 from qa import freshness
 from qa.models import Question, Tag
-from qa.paging import KeyRangePaginator
 
-SITEMAP_LIMIT = 50_000
 CACHE_SECONDS = 24 * 3600
-
-
-class RangeSitemap(Sitemap):
-    """A section paged by primary-key ranges."""
-
-    limit = SITEMAP_LIMIT
-
-    @property
-    def paginator(self):
-        return KeyRangePaginator(self.items(), self.limit)
-
-
-class UpdatedSitemap(RangeSitemap):
-    """``lastmod`` is the row's ``updated``."""
-
-    def lastmod(self, item):
-        return item.updated
-
-    def get_latest_lastmod(self):
-        # The newest change, from the index on updated, not a max over every item.
-        return self.items().order_by("-updated").values_list("updated", flat=True).first()
 
 
 class QuestionSitemap(UpdatedSitemap):

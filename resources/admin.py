@@ -3,7 +3,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from config.admin import MarkdownPreviewMixin
-from qa.paging import EstimatedCountPaginator
+from config.paging import EstimatedCountPaginator
 from resources.forms import ResourceAdminForm
 from resources.models import Recommendation, Resource
 

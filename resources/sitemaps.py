@@ -1,4 +1,4 @@
-from qa.sitemaps import UpdatedSitemap
+from config.paging import UpdatedSitemap
 from resources.models import Resource
 
 

@@ -15,6 +15,7 @@ search still hides unpublished questions at query time, and
 ``rebuild_search_index`` repairs anything else.
 """
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -161,34 +162,38 @@ def rebuild_index(questions: Iterable[SourceQuestion]) -> int:
     """Replace the whole index with entries for ``questions`` (the published ones).
 
     Used by ``rebuild_search_index`` and by the migration that creates the
-    index; takes plain data so that a migration can feed it historical rows."""
-    entries: dict[int, Entry] = {}
+    index; takes plain data so that a migration can feed it historical rows.
+    Entries are written a chunk at a time, so memory does not grow with the table."""
     vocabulary: Counter[str] = Counter()
-    for source in questions:
-        entry = prepare(
-            title=source.title,
-            body_html=source.body_html,
-            answer_html=source.answer_html,
-            tag_names=source.tag_names,
-        )
-        vocabulary.update({*entry.title_tokens, *entry.body_tokens})
-        entries[source.pk] = entry
-
     engine = backend()
+    count = 0
     with transaction.atomic():
         with connection.cursor() as cursor:
             engine.clear(cursor)
         SearchDocument.objects.all().delete()
         SearchTerm.objects.all().delete()
-        for chunk in _chunks(list(entries.items())):
-            SearchDocument.objects.bulk_create(entry.document(pk) for pk, entry in chunk)
-            with connection.cursor() as cursor:
-                engine.write_many(cursor, [(pk, e.title_tokens, e.body_tokens) for pk, e in chunk])
-        vocabulary[DOCS] = len(entries)
+        chunk: list[tuple[int, Entry]] = []
+        for source in itertools.chain(questions, [None]):
+            if source is not None:
+                entry = prepare(
+                    title=source.title,
+                    body_html=source.body_html,
+                    answer_html=source.answer_html,
+                    tag_names=source.tag_names,
+                )
+                vocabulary.update({*entry.title_tokens, *entry.body_tokens})
+                chunk.append((source.pk, entry))
+            if len(chunk) == _CHUNK or (source is None and chunk):
+                SearchDocument.objects.bulk_create(entry.document(pk) for pk, entry in chunk)
+                with connection.cursor() as cursor:
+                    engine.write_many(cursor, [(pk, e.title_tokens, e.body_tokens) for pk, e in chunk])
+                count += len(chunk)
+                chunk = []
+        vocabulary[DOCS] = count
         SearchTerm.objects.bulk_create(
             (SearchTerm(term=term, df=df) for term, df in vocabulary.items()), batch_size=_CHUNK
         )
-    return len(entries)
+    return count
 
 
 def published_sources() -> Iterable[SourceQuestion]:

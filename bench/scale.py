@@ -38,6 +38,7 @@ BIG_TABLES = {
 
 
 def create_database(name: str) -> str:
+    """A fresh PostgreSQL database ``name`` (UTF-8, C.UTF-8 ctype, as .ci/postgres.sh makes them); its URL."""
     subprocess.run(["dropdb", "-h", PG_HOST, "-U", "postgres", "--if-exists", name], check=True)
     subprocess.run(
         [

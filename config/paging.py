@@ -4,9 +4,9 @@
 ``OFFSET``, both of which read every row before the page on PostgreSQL.
 
 * ``KeyRangePaginator`` (the sitemap sections): page *p* holds the rows whose
-  primary key lies in ``((p-1)·n, p·n]``, so no page holds more than *n*; the
-  number of pages comes from the highest key (one index probe) and a page is
-  an index range scan.
+  primary key lies in ``(k + (p-1)·n, k + p·n]`` from the lowest key *k*, so no
+  page holds more than *n*; the number of pages comes from the lowest and the
+  highest key (two index probes) and a page is an index range scan.
 * ``EstimatedCountPaginator`` (the admin): counts exactly up to
   ``EXACT_UP_TO`` rows (a bounded ``COUNT`` over ``LIMIT``), and beyond that
   takes the planner's estimate on PostgreSQL (``QuerySet.explain``, no raw SQL).
@@ -29,9 +29,16 @@ SITEMAP_LIMIT = 50_000
 
 class KeyRangePaginator(Paginator):
     @cached_property
+    def _first_key(self):
+        # Ranges start at the lowest key, so rows deleted long ago leave no empty pages in front.
+        return self.object_list.order_by("pk").values_list("pk", flat=True).first() or 1
+
+    @cached_property
     def num_pages(self):
-        top = self.object_list.order_by("-pk").values_list("pk", flat=True).first() or 0
-        return max(1, math.ceil(top / self.per_page))
+        top = self.object_list.order_by("-pk").values_list("pk", flat=True).first()
+        if top is None:
+            return 1
+        return max(1, math.ceil((top - self._first_key + 1) / self.per_page))
 
     @cached_property
     def count(self):
@@ -40,7 +47,7 @@ class KeyRangePaginator(Paginator):
 
     def page(self, number):
         number = self.validate_number(number)
-        low = (number - 1) * self.per_page
+        low = self._first_key - 1 + (number - 1) * self.per_page
         rows = self.object_list.filter(pk__gt=low, pk__lte=low + self.per_page)
         return self._get_page(rows, number, self)
 

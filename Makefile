@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO := qa/demo/demo.json
 
-.PHONY: run serve-nginx test test-postgres test-browser test-nginx test-faults soak lint format bench loadtest venv venv-dev migrate static demo clean pygments-css messages
+.PHONY: run serve-nginx test test-postgres test-browser test-nginx test-faults soak lint format bench bench-scale loadtest venv venv-dev migrate static demo clean pygments-css messages
 
 # The virtualenv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt
@@ -73,6 +73,12 @@ loadtest: venv-dev
 bench: venv-dev
 	@command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y wrk))
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Many questions on one PostgreSQL (not part of make test or CI; docs/performance.md, "At scale").
+# Needs the local server (.ci/postgres.sh starts it); fills and drops databases zhiku_scale*.
+SCALE_QUESTIONS ?= 1000000
+bench-scale: venv-dev
+	nice -n 10 $(PY) -m bench.scale --questions $(SCALE_QUESTIONS) $(BENCH_SCALE_ARGS)
 
 lint: venv-dev
 	$(VENV)/bin/ruff check .

@@ -71,18 +71,24 @@ def generate(
     curated: int = 2,
     recommended: int = 2,
     seed: int = 7,
+    zipf: float | None = None,
+    rebuild: bool = True,
 ) -> dict:
     """Insert ``questions`` published questions with tags, curated related links,
-    resources and recommendations. Returns the ids of a few representative rows."""
+    resources and recommendations. Returns the ids of a few representative rows.
+
+    ``tags`` beyond the 40 topics get numbered names; with ``zipf`` (an exponent,
+    e.g. 1.0) tag popularity falls off as 1/rank**zipf instead of being uniform."""
     from resources.models import Recommendation, Resource
 
     rng = random.Random(seed)
     pool = _answer_pool(rng)
     now = timezone.now()
     with transaction.atomic():
-        tag_rows = Tag.objects.bulk_create(
-            [Tag(name=name, slug=unicode_slug(name, 60)) for name in TOPICS[:tags]]
-        )
+        names = TOPICS[:tags] + [f"{TOPICS[i % len(TOPICS)]}{i}" for i in range(len(TOPICS), tags)]
+        tag_rows = Tag.objects.bulk_create([Tag(name=name, slug=unicode_slug(name, 60)) for name in names])
+        weights = [1 / (rank + 1) ** zipf for rank in range(len(tag_rows))] if zipf else None
+        created_rows = []
         batch = []
         for n in range(questions):
             topic = rng.choice(TOPICS)
@@ -102,14 +108,21 @@ def generate(
                     created=now - timedelta(minutes=questions - n),
                 )
             )
-        created = Question.objects.bulk_create(batch, batch_size=2000)
-        ids = [q.pk for q in created]
+            if len(batch) == 5000:
+                created_rows += Question.objects.bulk_create(batch, batch_size=1000)
+                batch = []
+        created_rows += Question.objects.bulk_create(batch, batch_size=1000)
+        ids = [q.pk for q in created_rows]
+        del created_rows, batch
 
         through = Question.tags.through
         links = []
         for pk in ids:
-            for tag in rng.sample(tag_rows, 3):
-                links.append(through(question_id=pk, tag_id=tag.pk))
+            chosen = set(rng.choices(tag_rows, weights=weights, k=3)) if weights else rng.sample(tag_rows, 3)
+            links.extend(through(question_id=pk, tag_id=tag.pk) for tag in chosen)
+            if len(links) >= 20000:
+                through.objects.bulk_create(links, batch_size=5000)
+                links = []
         through.objects.bulk_create(links, batch_size=5000)
 
         related = []
@@ -117,6 +130,9 @@ def generate(
             others = {ids[(i + step) % len(ids)] for step in (1, 7, 31, 101, 307)[:curated]} - {pk}
             for position, other in enumerate(sorted(others)):
                 related.append(RelatedQuestion(from_question_id=pk, to_question_id=other, position=position))
+            if len(related) >= 20000:
+                RelatedQuestion.objects.bulk_create(related, batch_size=5000)
+                related = []
         RelatedQuestion.objects.bulk_create(related, batch_size=5000)
 
         resource_rows = Resource.objects.bulk_create(
@@ -147,8 +163,12 @@ def generate(
                     recommendations.append(
                         Recommendation(question_id=pk, resource_id=resource.pk, position=position)
                     )
+                if len(recommendations) >= 20000:
+                    Recommendation.objects.bulk_create(recommendations, batch_size=5000)
+                    recommendations = []
         Recommendation.objects.bulk_create(recommendations, batch_size=5000)
-    rebuild_search_index()
+    if rebuild:
+        rebuild_search_index()
     return {
         "question_ids": ids,
         "resource_ids": [r.pk for r in resource_rows],

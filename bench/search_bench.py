@@ -133,24 +133,9 @@ def child(db: str, size: int, n_queries: int, throughput_seconds: int, semantic:
     else:
         # One name per run: two benchmarks at once must not drop each other's database.
         name = f"zhiku_searchbench_{size}_{os.getpid()}"
-        subprocess.run(["dropdb", "-h", PG_HOST, "-U", "postgres", "--if-exists", name], check=True)
-        subprocess.run(
-            [
-                "createdb",
-                "-h",
-                PG_HOST,
-                "-U",
-                "postgres",
-                "-T",
-                "template0",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-                name,
-            ],
-            check=True,
-        )
-        url = f"postgres://postgres@{PG_HOST}:5432/{name}"
+        from bench.scale import create_database
+
+        url = create_database(name)
     from bench.server import bench_environment, setup_django
 
     env = bench_environment(tmp, url)

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.contrib.sitemaps.views import sitemap
+from django.contrib.sitemaps.views import index, sitemap
 from django.urls import include, path
 from django.views.generic import RedirectView, TemplateView
 
@@ -9,7 +9,7 @@ from config.health import readyz
 from qa.feeds import LatestQuestionsFeed
 from qa.llms import llms_txt_view
 from qa.search.suggest import suggest_view
-from qa.sitemaps import QuestionSitemap, TagSitemap
+from qa.sitemaps import QuestionSitemap, TagSitemap, cached
 from qa.views import healthz, robots_txt, switch_language
 from resources.sitemaps import ResourceSitemap
 
@@ -24,7 +24,13 @@ urlpatterns = [
     path("api/", api_urls()),
     path("admin/", admin.site.urls),
     path("i18n/<str:language>/", switch_language, name="switch-language"),
-    path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
+    path(
+        "sitemap.xml",
+        cached(index),
+        {"sitemaps": sitemaps, "sitemap_url_name": "sitemap-section"},
+        name="sitemap",
+    ),  # fmt: skip
+    path("sitemap-<section>.xml", cached(sitemap), {"sitemaps": sitemaps}, name="sitemap-section"),
     path("feed/", LatestQuestionsFeed(), name="feed"),
     path("robots.txt", robots_txt, name="robots"),
     path("llms.txt", llms_txt_view, name="llms-txt"),

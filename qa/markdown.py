@@ -10,6 +10,7 @@ figures come in as plain data (``FigureRef``).
 
 import html as html_lib
 import re
+import threading
 import xml.etree.ElementTree as etree
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,6 +105,17 @@ class _LabelledHtmlFormatter(HtmlFormatter):
         if language and language != "text":
             options.setdefault("filename", language)
         super().__init__(**options)
+
+    # Pygments builds the style's class table for every code block, which costs more
+    # than highlighting a short block; it depends only on the style and the prefix.
+    _stylesheets: dict = {}
+
+    def _create_stylesheet(self):
+        key = (self.style, self.classprefix)
+        if key not in self._stylesheets:
+            super()._create_stylesheet()
+            self._stylesheets[key] = (self.ttype2class, self.class2style)
+        self.ttype2class, self.class2style = self._stylesheets[key]
 
 
 def _extensions():
@@ -286,14 +298,16 @@ def render_document(text: str, *, figures: Mapping[str, FigureRef] | None = None
     """Render Markdown source to sanitised HTML and its table of contents."""
     if not text or not text.strip():
         return Rendered(html="", toc_html="")
-    # A Markdown instance keeps per-document state (footnotes, ids), so each
-    # document gets a fresh one; rendering happens on save, not per request.
-    md = markdown.Markdown(
-        extensions=[*_extensions(), _FigureExtension(figures or {})], tab_length=4, output_format="html"
-    )
-    md.stripTopLevelTags = True
-    html = md.convert(text)
-    return Rendered(html=sanitize_html(html), toc_html=_toc_html(md.toc_tokens))
+    md = _converter()
+    md.treeprocessors["zhiku_figures"].figures = figures or {}
+    try:
+        html = md.convert(text)
+        toc_html = _toc_html(md.toc_tokens)
+    finally:
+        # A Markdown instance keeps per-document state (footnotes, ids, abbreviations, figures).
+        md.treeprocessors["zhiku_figures"].figures = {}
+        md.reset()
+    return Rendered(html=sanitize_html(html), toc_html=toc_html)
 
 
 def render_markdown(text: str, *, figures: Mapping[str, FigureRef] | None = None) -> str:
@@ -320,6 +334,21 @@ def _toc_html(tokens: list[dict]) -> str:
     # Names are the headings' text, already escaped by the toc extension; the
     # sanitiser has the last word all the same.
     return sanitize_html(lists(tokens))
+
+
+_local = threading.local()
+
+
+def _converter() -> markdown.Markdown:
+    """This thread's Markdown instance: building one (extensions, parsers) costs more
+    than rendering a short answer, and bulk imports render thousands."""
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = _local.md = markdown.Markdown(
+            extensions=[*_extensions(), _FigureExtension({})], tab_length=4, output_format="html"
+        )
+        md.stripTopLevelTags = True
+    return md
 
 
 # Decorations the renderer adds that are not part of the text.

@@ -4,7 +4,7 @@ import uuid
 import reversion
 from django.core.files.base import ContentFile
 from django.db import models, transaction
-from django.db.models import BooleanField, ExpressionWrapper, F, Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import Now
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -24,9 +24,18 @@ def unicode_slug(text: str, max_length: int = 80) -> str:
     return slugify(text, allow_unicode=True)[:max_length].strip("-") or "q"
 
 
+class TagQuerySet(models.QuerySet):
+    def with_published_questions(self):
+        """Tags that a published question carries: a semi-join that stops at each tag's
+        first such question, rather than a DISTINCT over every tag link."""
+        return self.filter(Exists(Question.objects.published().filter(tags=OuterRef("pk"))))
+
+
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=50, unique=True)
     slug = models.SlugField(_("slug"), max_length=60, unique=True, allow_unicode=True)
+
+    objects = TagQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -167,6 +176,7 @@ class Question(models.Model):
         indexes = [
             models.Index(fields=["is_published", "-created"], name="qa_question_pub_created"),
             models.Index(fields=["is_published", "-views"], name="qa_question_pub_views"),
+            models.Index(fields=["is_published", "-updated"], name="qa_question_pub_updated"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(title=""), name="qa_question_title_not_empty"),

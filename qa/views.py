@@ -18,7 +18,8 @@ from qa import pagecache
 from qa.counting import RecentViews, is_countable
 from qa.filters import QuestionFilter
 from qa.markdown import plain_text
-from qa.models import Question, Tag, published_condition
+from qa.models import Question, Tag
+from qa.paging import CachedCountPaginator
 from qa.search import search_request
 from resources.models import LATEST_RESOURCES, Resource
 
@@ -32,7 +33,7 @@ def home(request):
     context = {
         "latest": published.sorted_by("new")[:10],
         "popular": published.sorted_by("views")[:10],
-        "tags": Tag.objects.filter(published_condition("questions__")).distinct()[:40],
+        "tags": Tag.objects.with_published_questions()[:40],
         "latest_resources": Resource.objects.newest(),
     }
     return render(request, "qa/home.html", context)
@@ -43,6 +44,7 @@ class QuestionListView(FilterView):
     context_object_name = "questions"
     filterset_class = QuestionFilter
     paginate_by = settings.ZHIKU_PAGE_SIZE
+    paginator_class = CachedCountPaginator
     strict = False  # a refused filter value narrows nothing rather than emptying the list
 
     def get_queryset(self):

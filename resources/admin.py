@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.admin import MarkdownPreviewMixin
 from config.history import HistoryAdminMixin
+from config.paging import EstimatedCountPaginator
 from resources.forms import ResourceAdminForm
 from resources.models import Recommendation, Resource
 
@@ -33,6 +34,8 @@ class ResourceAdmin(HistoryAdminMixin, MarkdownPreviewMixin, admin.ModelAdmin):
     list_filter = ["is_published", "file_type", "created"]
     search_fields = ["title", "key", "original_name", "description"]
     date_hierarchy = "created"
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     readonly_fields = ["original_name", "file_type", "human_size", "sha256", "downloads", "updated"]
     inlines = [RecommendationInline]
     fieldsets = [

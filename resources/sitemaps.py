@@ -1,15 +1,10 @@
-from django.contrib.sitemaps import Sitemap
-
+from config.paging import UpdatedSitemap
 from resources.models import Resource
 
 
-class ResourceSitemap(Sitemap):
+class ResourceSitemap(UpdatedSitemap):
     changefreq = "weekly"
     priority = 0.6
-    limit = 5000
 
     def items(self):
         return Resource.objects.published().order_by("pk").only("pk", "slug", "updated")
-
-    def lastmod(self, item):
-        return item.updated

@@ -56,6 +56,32 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+def counts_a_table(sql: str) -> bool:
+    """Whether ``sql`` has a COUNT other than the content version's count of passed
+    publication times (``qa.freshness``), which reads a handful of rows by an index."""
+    sql = sql.upper()
+    return sql.count("COUNT(") > sql.count("QA_PENDINGPUBLICATION")
+
+
+SITEMAP_NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+
+
+def sitemap_locations(client) -> list[str]:
+    """Every URL the sitemap lists: the index at /sitemap.xml, then each section page it names."""
+    import xml.etree.ElementTree as ET
+    from urllib.parse import urlsplit
+
+    index = client.get("/sitemap.xml")
+    assert index.status_code == 200
+    locations = []
+    for section in ET.fromstring(index.content).findall("s:sitemap/s:loc", SITEMAP_NS):  # noqa: S314
+        url = urlsplit(section.text)
+        page = client.get(url.path, {"p": url.query.removeprefix("p=")} if url.query else {})
+        assert page.status_code == 200, section.text
+        locations += [loc.text for loc in ET.fromstring(page.content).findall("s:url/s:loc", SITEMAP_NS)]  # noqa: S314
+    return locations
+
+
 def pytest_configure(config):
     from django.conf import settings
 

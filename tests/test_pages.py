@@ -15,7 +15,7 @@ from django.urls import include, path
 from django.utils import timezone
 
 from qa.models import Question
-from tests.conftest import make_question, make_tag
+from tests.conftest import counts_a_table, make_question, make_tag, sitemap_locations
 
 pytestmark = pytest.mark.django_db
 
@@ -313,12 +313,10 @@ def test_server_error_page_is_styled_and_hides_the_error(client, settings):
 
 
 def test_sitemap_lists_published_questions_and_tags(client):
+    """/sitemap.xml is an index; its sections list the URLs."""
     shown = make_question(title="灰度反色", tags=["python"])
     hidden = make_question(title="草稿", is_published=False)
-    response = client.get("/sitemap.xml")
-    assert response.status_code == 200
-    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-    locations = [loc.text for loc in ET.fromstring(response.content).findall("s:url/s:loc", ns)]  # noqa: S314 - our own output
+    locations = sitemap_locations(client)
     assert "http://testserver" + shown.get_absolute_url() in locations
     assert "http://testserver" + hidden.get_absolute_url() not in locations
     assert "http://testserver/tags/python/" in locations
@@ -378,14 +376,18 @@ def test_home_query_count(client, django_assert_num_queries):
 
 
 def test_question_list_query_count(client, django_assert_num_queries):
+    """The count is cached under the content version: counted once, then one version read."""
     _content()
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         assert client.get("/questions/?sort=views").status_code == 200
+    with django_assert_num_queries(3) as queries:
+        assert client.get("/questions/?sort=views&page=1").status_code == 200
+    assert not any(counts_a_table(query["sql"]) for query in queries.captured_queries)
 
 
 def test_tag_page_query_count(client, django_assert_num_queries):
     _content()
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         assert client.get("/tags/python/").status_code == 200
 
 

@@ -20,6 +20,15 @@ class Backend:
     def clear(self, cursor) -> None:
         raise NotImplementedError
 
+    def write_many(self, cursor, rows: list[tuple[int, list[str], list[str]]]) -> None:
+        """``write`` for many (pk, title tokens, body tokens) rows at once."""
+        for pk, title_tokens, body_tokens in rows:
+            self.write(cursor, pk, title_tokens, body_tokens)
+
+    def delete_many(self, cursor, pks: list[int]) -> None:
+        for pk in pks:
+            self.delete(cursor, pk)
+
     def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
         """(SQL, params) selecting ``id``: documents with every group, newest first."""
         raise NotImplementedError

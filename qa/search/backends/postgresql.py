@@ -28,6 +28,12 @@ class PostgresBackend(Backend):
     def clear(self, cursor) -> None:
         """The vectors go with the SearchDocument rows."""
 
+    def write_many(self, cursor, rows) -> None:
+        """The vectors follow the rows' token columns."""
+
+    def delete_many(self, cursor, pks) -> None:
+        """The vectors go with their SearchDocument rows."""
+
     def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
         parts = []
         for group in groups:

@@ -21,6 +21,19 @@ class SQLiteBackend(Backend):
     def delete(self, cursor, pk: int) -> None:
         cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [pk])  # noqa: S608
 
+    def write_many(self, cursor, rows) -> None:
+        self.delete_many(cursor, [pk for pk, _title, _body in rows])
+        cursor.executemany(
+            f"INSERT INTO {FTS_TABLE} (rowid, title, body) VALUES (%s, %s, %s)",  # noqa: S608
+            [(pk, " ".join(title), " ".join(body)) for pk, title, body in rows],
+        )
+
+    def delete_many(self, cursor, pks) -> None:
+        for start in range(0, len(pks), 500):
+            chunk = pks[start : start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)  # noqa: S608
+
     def clear(self, cursor) -> None:
         cursor.execute(f"DELETE FROM {FTS_TABLE}")  # noqa: S608
 

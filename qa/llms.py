@@ -6,6 +6,8 @@ is served at ``/questions/<id>/<slug>.md`` and returned by the MCP server's
 ``get_question`` tool. Nothing here counts a view.
 """
 
+import re
+
 from django.core.cache import cache
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect
@@ -26,16 +28,30 @@ def markdown_url(question) -> str:
     return reverse("qa:markdown", kwargs={"pk": question.pk, "slug": question.slug or "q"})
 
 
+# The target of ``![alt](figure:NAME)``, a reference only this site can resolve.
+_FIGURE_TARGET = re.compile(r"\]\(figure:([A-Za-z0-9_-]+)")
+
+
+def with_figure_urls(text: str, question, absolute) -> str:
+    """``text`` with each ``figure:NAME`` of ``question`` replaced by the image's
+    absolute URL, so a reader outside the site can fetch it; unknown names stay."""
+    if "figure:" not in text:
+        return text
+    urls = {name: absolute(ref.url) for name, ref in question.figure_refs().items()}
+    return _FIGURE_TARGET.sub(lambda m: f"]({urls[m.group(1)]}" if m.group(1) in urls else m.group(0), text)
+
+
 def question_markdown(question, tags, absolute) -> str:
-    """``question``'s Markdown document; ``absolute(path)`` makes a path an absolute URL."""
+    """``question``'s Markdown document; ``absolute(path)`` makes a path an absolute URL.
+    Figures are absolute image URLs; math stays LaTeX."""
     lines = [f"# {question.title}", "", f"- URL: {absolute(question.get_absolute_url())}"]
     if tags:
         names = ", ".join(f"[{tag.name}]({absolute(tag.get_absolute_url())})" for tag in tags)
         lines.append(f"- Tags: {names}")
     lines.append(f"- Published: {question.created.date().isoformat()}")
     if question.body.strip():
-        lines += ["", "## Question", "", question.body.strip()]
-    lines += ["", "## Answer", "", question.answer.strip(), ""]
+        lines += ["", "## Question", "", with_figure_urls(question.body.strip(), question, absolute)]
+    lines += ["", "## Answer", "", with_figure_urls(question.answer.strip(), question, absolute), ""]
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ and nothing here counts a view.
 from django.core.paginator import EmptyPage
 
 from config.mcp import Tool, ToolError, ToolResult
-from qa.llms import markdown_url, question_markdown, tags_with_counts
+from qa.llms import markdown_url, question_markdown, tags_with_counts, with_figure_urls
 from qa.models import Question
 from qa.search.listing import listed_page
 from qa.search.tokenize import MAX_QUERY_CHARS
@@ -84,8 +84,8 @@ def get_question(request, id: int) -> ToolResult:  # noqa: A002 - the tool's arg
         **_link(request, question),
         "tags": [tag.name for tag in tags],
         "created": question.created.isoformat(),
-        "question_markdown": question.body,
-        "answer_markdown": question.answer,
+        "question_markdown": with_figure_urls(question.body, question, request.build_absolute_uri),
+        "answer_markdown": with_figure_urls(question.answer, question, request.build_absolute_uri),
         "related": [_link(request, r) for r in related],
     }
     return ToolResult(text, data)

@@ -183,3 +183,16 @@ def test_the_image_tool_mcp_and_pages_are_not_opened_to_other_origins(client):
         "Access-Control-Allow-Origin"
     )
     assert not client.get("/").has_header("Access-Control-Allow-Origin")
+
+
+def test_figures_in_a_markdown_page_are_absolute_image_urls(client, media_root):
+    from tests.test_figures import add_figure
+
+    question = make_question(answer="前后对比：\n\n![反色后的猫](figure:cat)\n\n![没有这张](figure:nope)")
+    figure = add_figure(question, name="cat", alt="反色后的猫")
+    text = client.get(md_url(question)).content.decode()
+    assert f"![反色后的猫](http://testserver{figure.as_ref().url})" in text
+    assert "(figure:cat)" not in text
+    assert "![没有这张](figure:nope)" in text  # an unknown name stays as written
+    image = client.get(figure.as_ref().url)
+    assert image.status_code == 200 and image["Content-Type"].startswith("image/")

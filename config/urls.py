@@ -8,7 +8,6 @@ from config.api import urls as api_urls
 from config.health import readyz
 from qa.feeds import LatestQuestionsFeed
 from qa.llms import llms_txt_view
-from qa.search.suggest import suggest_view
 from qa.sitemaps import QuestionSitemap, TagSitemap, cached
 from qa.views import healthz, robots_txt, switch_language
 from resources.sitemaps import ResourceSitemap
@@ -19,7 +18,6 @@ sitemaps = {"questions": QuestionSitemap, "tags": TagSitemap, "resources": Resou
 
 urlpatterns = [
     path("", include("qa.urls")),
-    path("api/suggest/", suggest_view, name="suggest"),
     path("", include("resources.urls")),
     path("api/", api_urls()),
     path("admin/", admin.site.urls),

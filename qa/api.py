@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.http import HttpResponse
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
@@ -25,6 +26,7 @@ from config.ratelimit import hit, too_many_requests
 from qa.filters import QuestionFilter
 from qa.models import Question
 from qa.search.listing import listed_page
+from qa.search.suggest import suggestions
 from qa.search.tokenize import MAX_QUERY_CHARS
 from resources.models import Resource
 from resources.schemas import ResourceSummary, resource_summary
@@ -118,3 +120,29 @@ def question_detail(request, pk: ObjectId):
         "related": [link(request, r) for r in Question.objects.related_to(question)],
         "resources": [resource_summary(request, r) for r in Resource.objects.recommended_by(question)],
     }
+
+
+class Suggestion(Schema):
+    title: str
+    url: str = Field(description="A path on this site: the question or tag page.")
+    kind: Literal["question", "tag"]
+
+
+class Suggestions(Schema):
+    suggestions: list[Suggestion] = Field(description="At most 8, best first.")
+
+
+@router.get(
+    "/suggest/",
+    response={200: Suggestions},
+    url_name="suggest",
+    summary="Suggestions as the visitor types",
+    tags=["suggestions"],
+)
+def suggest(request, response: HttpResponse, q: str = ""):
+    """Published question titles and tags matching `q` by prefix, substring or pinyin
+    initials (`hdfs` finds 灰度反色), traditional characters folded. Any text is safe and
+    answers 200; not rate limited, since it is called on every keystroke and costs one
+    cached lookup."""
+    response["Cache-Control"] = "max-age=60"
+    return {"suggestions": suggestions(q)}

@@ -13,6 +13,7 @@ ENDPOINTS = {
     ("/api/questions/{pk}/", "get"),
     ("/api/resources/", "get"),
     ("/api/resources/{pk}/", "get"),
+    ("/api/suggest/", "get"),
     ("/api/tools/invert/", "post"),
 }
 

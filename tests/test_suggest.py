@@ -82,3 +82,13 @@ def test_hostile_input_is_harmless(client, titles, query):
 def test_empty_query_suggests_nothing(client, titles):
     assert suggest(client, "") == []
     assert suggest(client, "   ") == []
+
+
+@pytest.mark.django_db
+def test_suggestions_are_part_of_the_documented_api(client):
+    schema = client.get("/api/openapi.json").json()
+    operation = schema["paths"]["/api/suggest/"]["get"]
+    assert [p["name"] for p in operation["parameters"]] == ["q"]
+    response = client.get("/api/suggest/", {"q": "\x00" + "反" * 5000})
+    assert response.status_code == 200 and response["Cache-Control"] == "max-age=60"
+    assert response.json() == {"suggestions": []}

@@ -19,10 +19,8 @@ import threading
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
-from django.http import JsonResponse
 from django.urls import reverse
 from django.utils.encoding import iri_to_uri
-from django.views.decorators.http import require_GET
 
 from qa import freshness
 from qa.models import Question, Tag
@@ -164,11 +162,3 @@ def suggestions(text: str) -> list[dict]:
         found = INDEX.suggest(cut)
         cache.set(key, found, CACHE_SECONDS)
     return found
-
-
-@require_GET
-def suggest_view(request):
-    """``{"suggestions": [...]}`` for ``?q=``; any text is safe and gives 200."""
-    response = JsonResponse({"suggestions": suggestions(request.GET.get("q", ""))})
-    response["Cache-Control"] = "max-age=60"
-    return response

@@ -12,7 +12,7 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage, storages
-from django.db import connection, connections
+from django.db import connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -21,9 +21,10 @@ logger = logging.getLogger(__name__)
 
 
 def check_database() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
+    # A real round trip through the ORM (migrations applied, table readable), not only a connect.
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.only("pk").first()
 
 
 def check_cache() -> None:

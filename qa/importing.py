@@ -1,9 +1,10 @@
 """Importing a content file (docs/import-format.md), all or nothing.
 
 Nothing is written until the whole file has been checked (qa/transfer.py reads it,
-the references are checked here inside the transaction). Rows are then saved through
-the models' ``save()`` and M2M ``set()`` so derived data (rendered HTML, search index,
-caches) follows. Files go through the storage API, so remote storage works too; files
+the references are checked here inside the transaction). Questions and their links
+are then written in bulk by ``qa.bulk``, which leaves the same rows, search entries,
+history and caches as a save of each; resources and figures, which carry files, are
+saved one by one through their models. Files go through the storage API, so remote storage works too; files
 stored by an import that fails are deleted again. An import killed before it
 commits cannot delete its files, so each import names them in a journal first
 (``_Journal``) and the next import removes those no row refers to.
@@ -13,19 +14,27 @@ import contextlib
 import fcntl
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import reversion
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.utils import timezone
 
 from config.storage import INCOMING, announcing, sweep_incoming
-from qa.models import Figure, Question, RelatedQuestion, Tag, unicode_slug
+from qa import bulk, freshness
+from qa.bulk import set_given
+from qa.history import BulkRecorder
+from qa.models import Figure, Question
 from qa.search import meaning, synonyms
 from qa.transfer import CONTENT_FILE, Content, QuestionItem, ResourceItem, TransferError, read_content
-from resources.models import Recommendation, Resource, file_type_of
+from resources.models import Resource, file_type_of
+
+# An import of this many questions leaves their embeddings to ``embed_questions``
+# (about 0.3 s of CPU each: a thousand would hold the import for minutes).
+BULK_EMBEDDINGS = 1000
 
 
 @dataclass
@@ -36,6 +45,7 @@ class ImportSummary:
     resources_updated: int = 0
     files_stored: int = 0
     synonym_groups_created: int = 0
+    embeddings_deferred: int = 0
 
     def __str__(self):
         text = (
@@ -70,34 +80,11 @@ def _reference_problems(content: Content) -> list[str]:
     return problems
 
 
-def _tags_named(names: list[str]) -> list[Tag]:
-    """Existing tags matched case-insensitively; new ones get a slug no other tag has."""
-    tags = []
-    for name in names:
-        tag = Tag.objects.filter(name__iexact=name).order_by("pk").first()
-        if tag is None:
-            base = unicode_slug(name, 55)
-            slug, n = base, 2
-            while Tag.objects.filter(slug=slug).exists():
-                slug, n = f"{base}-{n}", n + 1
-            tag = Tag(name=name, slug=slug)
-            tag.save()
-        tags.append(tag)
-    return tags
-
-
-def _set_given(obj, **values) -> None:
-    """Set the fields the file gave; a field left out (None) keeps its stored value."""
-    for field, value in values.items():
-        if value is not None:
-            setattr(obj, field, value)
-
-
 def _save_resource(item: ResourceItem, resource: Resource | None, stored: list[str]) -> Resource:
     """Create or update one resource; names of newly stored files are added to ``stored``."""
     resource = resource or Resource(key=item.key)
     resource.title = item.title
-    _set_given(
+    set_given(
         resource,
         description=item.description,
         downloads=item.downloads,
@@ -124,20 +111,6 @@ def _save_resource(item: ResourceItem, resource: Resource | None, stored: list[s
     return resource
 
 
-def _save_question(item: QuestionItem, question: Question | None) -> Question:
-    question = question or Question(key=item.key)
-    if question.title != item.title:
-        question.slug = unicode_slug(item.title)
-    question.title = item.title
-    question.answer = item.answer
-    _set_given(question, body=item.body, views=item.views, created=item.created, is_published=item.published)
-    _set_given(question, publish_at=item.publish_at)
-    question.save()
-    if item.tags is not None:
-        question.tags.set(_tags_named(item.tags))
-    return question
-
-
 def _save_figures(item: QuestionItem, question: Question, stored: list[str]) -> None:
     """Make the question's figures those of the file; an unchanged image keeps its stored files."""
     if item.figures is None:
@@ -154,20 +127,10 @@ def _save_figures(item: QuestionItem, question: Question, stored: list[str]) -> 
         figure.delete()
 
 
-def _link(item: QuestionItem, questions: dict[str, Question], resources: dict[str, Resource]) -> None:
-    question = questions[item.key]
-    if item.related is not None:
-        RelatedQuestion.objects.filter(from_question=question).delete()
-        for position, key in enumerate(item.related):
-            RelatedQuestion(from_question=question, to_question=questions[key], position=position).save()
-    if item.resources is not None:
-        Recommendation.objects.filter(question=question).delete()
-        for position, key in enumerate(item.resources):
-            Recommendation(question=question, resource=resources[key], position=position).save()
-
-
-def _write(content: Content, stored: list[str]) -> ImportSummary:
-    summary = ImportSummary()
+def _write_resources(
+    content: Content, stored: list[str], summary: ImportSummary, history: BulkRecorder
+) -> dict[str, Resource]:
+    """Save the file's resources; returns them and those its questions recommend, by key."""
     resources = Resource.objects.in_bulk(
         {item.key for item in content.resources}
         | {key for item in content.questions for key in item.resources or ()},
@@ -176,27 +139,41 @@ def _write(content: Content, stored: list[str]) -> ImportSummary:
     for item in content.resources:
         existing = resources.get(item.key)
         resources[item.key] = _save_resource(item, existing, stored)
+        history.record([resources[item.key]])
         if existing is None:
             summary.resources_created += 1
         else:
             summary.resources_updated += 1
+    return resources
 
+
+def _write_questions(
+    items: list[QuestionItem], stored: list[str], summary: ImportSummary, history: BulkRecorder, **options
+) -> dict[str, Question]:
+    """Save ``items`` and their figures; returns them and the questions they link to, by key."""
     questions = Question.objects.in_bulk(
-        {item.key for item in content.questions}
-        | {key for item in content.questions for key in item.related or ()},
+        {item.key for item in items} | {key for item in items for key in item.related or ()},
         field_name="key",
     )
-    for item in content.questions:
-        existing = questions.get(item.key)
-        questions[item.key] = _save_question(item, existing)
+    created = sum(item.key not in questions for item in items)
+    questions.update(bulk.write_questions(items, questions, history=history, **options))
+    for item in items:
         _save_figures(item, questions[item.key], stored)
-        if existing is None:
-            summary.questions_created += 1
-        else:
-            summary.questions_updated += 1
+    for at in {item.publish_at for item in items if item.publish_at and item.publish_at > timezone.now()}:
+        freshness.schedule(at)
+    # One bump for every row written in bulk, which sends no signals.
+    freshness.bump()
+    summary.questions_created += created
+    summary.questions_updated += len(items) - created
+    return questions
+
+
+def _write(content: Content, stored: list[str], history: BulkRecorder, **options) -> ImportSummary:
+    summary = ImportSummary()
+    resources = _write_resources(content, stored, summary, history)
+    questions = _write_questions(content.questions, stored, summary, history, **options)
     # Links last: a question may point at one that comes later in the file.
-    for item in content.questions:
-        _link(item, questions, resources)
+    bulk.write_links(content.questions, questions, resources)
     if content.synonyms:
         summary.synonym_groups_created = synonyms.add_groups(content.synonyms)
     summary.files_stored = len(stored)
@@ -251,41 +228,128 @@ def remove_abandoned_files() -> int:
     return removed
 
 
-def import_content(*, path: Path, dry_run: bool = False, defer_embeddings: bool = False) -> ImportSummary:
+class ImportInterrupted(Exception):
+    """A chunked import stopped by a fault after some chunks had committed."""
+
+    def __init__(self, committed: int, total: int, cause: BaseException):
+        self.committed, self.total = committed, total
+        super().__init__(
+            f"stopped after {committed:,} of {total:,} questions were committed ({cause}); "
+            "the committed ones stay. Run the same command again to finish: rows are matched "
+            "by key, so what is already stored is updated in place, never duplicated."
+        )
+
+
+@contextlib.contextmanager
+def _files_removed_on_failure(stored: list[str]):
+    """Delete the files stored inside the block when it fails (both resources and
+    figures live in the default storage)."""
+    try:
+        yield
+    except BaseException:
+        storage = Resource._meta.get_field("file").storage
+        for name in stored:
+            storage.delete(name)
+        raise
+
+
+def import_content(
+    *,
+    path: Path,
+    dry_run: bool = False,
+    defer_embeddings: bool = False,
+    chunk: int | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportSummary:
     """Import a content file, all or nothing.
 
     Raises TransferError listing every problem (item and field) when anything is
     wrong; in that case no row is written and no file is left in storage.
-    ``dry_run`` checks everything and writes nothing. The imported questions
-    are embedded for search by meaning before this returns, unless
-    ``defer_embeddings`` leaves that to ``manage.py embed_questions``.
+    ``dry_run`` checks everything and writes nothing. The imported questions are
+    embedded for search by meaning when the import commits, unless
+    ``defer_embeddings`` (or a file of ``BULK_EMBEDDINGS`` questions or more)
+    leaves that to ``manage.py embed_questions``.
+
+    ``chunk`` commits every ``chunk`` questions instead of once: for files too big
+    for one transaction. The whole file is still checked before anything is
+    written; a fault later (the disk, the database) raises ``ImportInterrupted``
+    and leaves the chunks committed before it, which a rerun of the same file
+    completes. ``workers`` is the number of rendering processes (default: one per
+    core); ``progress(done, total)`` is called as questions are written.
     """
-    if defer_embeddings:
-        with meaning.deferred():
-            return import_content(path=path, dry_run=dry_run)
     if path.is_dir():
         path = path / CONTENT_FILE
     content, problems = read_content(path)
-    if not dry_run:
-        remove_abandoned_files()
+    summary = ImportSummary()
+    summary.embeddings_deferred = (
+        len(content.questions)
+        if (defer_embeddings or len(content.questions) >= BULK_EMBEDDINGS) and meaning.enabled()
+        else 0
+    )
+    with meaning.deferred() if summary.embeddings_deferred or defer_embeddings else contextlib.nullcontext():
+        if not dry_run:
+            remove_abandoned_files()
+        with _Journal() as journal, announcing(journal.record):
+            if chunk is None:
+                return _import_at_once(content, problems, path, summary, dry_run, workers, progress)
+            return _import_chunked(content, problems, path, summary, dry_run, chunk, workers, progress)
+
+
+def _checked(content: Content, problems: list[str]) -> None:
+    # Checked inside the caller's transaction so the keys cannot vanish before the writes.
+    problems = problems + _reference_problems(content)
+    if problems:
+        raise TransferError(problems)
+
+
+def _import_at_once(content, problems, path, summary, dry_run, workers, progress) -> ImportSummary:
     stored: list[str] = []
-    with _Journal() as journal:
-        try:
-            with announcing(journal.record), transaction.atomic():
-                # Checked inside the transaction so the keys cannot vanish before the writes.
-                problems += _reference_problems(content)
-                if problems:
-                    raise TransferError(problems)
-                if dry_run:
-                    return ImportSummary()
-                # One revision for the whole file: every question and resource it
-                # changes gets a version whose author is the file (qa.history).
-                with reversion.create_revision(atomic=False):
-                    reversion.set_comment(f"import: {path.name}")
-                    return _write(content, stored)
-        except BaseException:
-            # Resources and figures both live in the default storage.
-            storage = Resource._meta.get_field("file").storage
-            for name in stored:
-                storage.delete(name)
-            raise
+    with _files_removed_on_failure(stored), transaction.atomic():
+        _checked(content, problems)
+        if dry_run:
+            return ImportSummary()
+        # One revision for the whole file: every question and resource it
+        # changes gets a version whose author is the file (qa.history).
+        history = BulkRecorder(f"import: {path.name}")
+        done = (lambda n: progress(n, len(content.questions))) if progress else None
+        written = _write(content, stored, history, workers=workers, progress=done)
+    written.embeddings_deferred = summary.embeddings_deferred
+    return written
+
+
+def _import_chunked(content, problems, path, summary, dry_run, chunk, workers, progress) -> ImportSummary:
+    with transaction.atomic():
+        _checked(content, problems)
+    if dry_run:
+        return ImportSummary()
+    total, committed = len(content.questions), 0
+    stored: list[str] = []
+    # Each step is one transaction: the resources, then each chunk of questions,
+    # then every link (all questions exist by then). The versions of all steps
+    # share one revision, made by the first step that records one.
+    history = BulkRecorder(f"import: {path.name}")
+    try:
+        with _files_removed_on_failure(stored), transaction.atomic():
+            resources = _write_resources(content, stored, summary, history)
+        for start in range(0, total, chunk):
+            items = content.questions[start : start + chunk]
+            stored = []
+            done = (lambda n, start=start: progress(start + n, total)) if progress else None
+            with _files_removed_on_failure(stored), transaction.atomic():
+                _write_questions(items, stored, summary, history, workers=workers, progress=done)
+            summary.files_stored += len(stored)
+            committed = start + len(items)
+        with transaction.atomic():
+            keys = {item.key for item in content.questions} | {
+                key for item in content.questions for key in item.related or ()
+            }
+            bulk.write_links(content.questions, Question.objects.in_bulk(keys, field_name="key"), resources)
+            if content.synonyms:
+                summary.synonym_groups_created = synonyms.add_groups(content.synonyms)
+            freshness.bump()
+    except TransferError:
+        raise
+    except Exception as exc:
+        raise ImportInterrupted(committed, total, exc) from exc
+    return summary

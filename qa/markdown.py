@@ -8,6 +8,7 @@ makes it safe. Pure code: no Django imports, so it is tested without a request;
 figures come in as plain data (``FigureRef``).
 """
 
+import functools
 import html as html_lib
 import re
 import threading
@@ -18,13 +19,14 @@ from urllib.parse import urlsplit
 
 import markdown
 import nh3
-from markdown.extensions import Extension
+from markdown.extensions import Extension, codehilite
 from markdown.extensions.codehilite import CodeHiliteExtension
 from markdown.extensions.footnotes import FootnoteExtension
 from markdown.extensions.tables import TableExtension
 from markdown.extensions.toc import TocExtension, slugify_unicode
 from markdown.treeprocessors import Treeprocessor
 from pygments.formatters.html import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
 
 from qa.math import TEX_ENCODING, MathExtension
 
@@ -116,6 +118,22 @@ class _LabelledHtmlFormatter(HtmlFormatter):
             super()._create_stylesheet()
             self._stylesheets[key] = (self.ttype2class, self.class2style)
         self.ttype2class, self.class2style = self._stylesheets[key]
+
+
+@functools.lru_cache(maxsize=256)
+def _lexer_class(alias: str) -> type:
+    return type(get_lexer_by_name(alias))
+
+
+def _lexer_by_name(alias: str, **options):
+    """Pygments' ``get_lexer_by_name`` with the class found once per language name:
+    the search walks every lexer's aliases, a fifth of a millisecond per code block,
+    a quarter of rendering a short answer."""
+    return _lexer_class(alias)(**options)
+
+
+# CodeHilite calls the function under the name it imported.
+codehilite.get_lexer_by_name = _lexer_by_name
 
 
 def _extensions():
@@ -378,6 +396,8 @@ def plain_text(html: str) -> str:
 
     A formula reads as its LaTeX source between dollars.
     """
+    if not html:
+        return ""
     html = _MATH.sub(_formula_as_tex, _DECORATION.sub("", html))
     text = nh3.clean(html, tags=set(), clean_content_tags={"script", "style"})
     return " ".join(html_lib.unescape(text).split())

@@ -122,6 +122,19 @@ class QuestionQuerySet(models.QuerySet):
         return self.order_by(*orderings.get(sort, orderings["new"]))
 
 
+def render_question(body: str, answer: str, figures: dict[str, FigureRef]) -> tuple[str, str, str, str]:
+    """``Question.rendered()`` without the database: body HTML, answer HTML, the
+    answer's table of contents and its excerpt. Pure, so the bulk importer can run
+    it in worker processes."""
+    document = render_document(answer, figures=figures)
+    return (
+        render_markdown(body, figures=figures),
+        document.html,
+        document.toc_html,
+        excerpt(document.html, EXCERPT_LENGTH),
+    )
+
+
 # History (django-reversion, qa.history) keeps these fields of every version.
 QUESTION_HISTORY_FIELDS = ["title", "slug", "body", "answer", "tags", "is_published", "publish_at"]
 
@@ -186,17 +199,8 @@ class Question(models.Model):
         return self.title
 
     def save(self, *args, **kwargs):
-        if not self.slug:
-            self.slug = unicode_slug(self.title)
         update_fields = kwargs.get("update_fields")
-        derived = set()
-        # Rendered HTML is derived data: rebuilt here, the one place that
-        # writes it, unless a partial save does not touch the Markdown.
-        if update_fields is None or {"body", "answer"} & set(update_fields):
-            self.body_html, self.answer_html, self.answer_toc_html, self.excerpt = self.rendered()
-            derived |= {"body_html", "answer_html", "answer_toc_html", "excerpt"}
-        if update_fields is None or "answer" in update_fields:
-            derived |= self._note_answer_change()
+        derived = self.derive(update_fields=update_fields)
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, *derived}
         super().save(*args, **kwargs)
@@ -204,6 +208,24 @@ class Question(models.Model):
 
     def get_absolute_url(self):
         return reverse("qa:detail", kwargs={"pk": self.pk, "slug": self.slug or "q"})
+
+    def derive(self, *, update_fields=None, rendered: tuple[str, str, str, str] | None = None) -> set[str]:
+        """Fill in the derived fields (slug, HTML, excerpt, ``answer_updated``) as a
+        save of ``update_fields`` needs them; returns the names of those it set.
+
+        Rendered HTML is derived data, written here alone. ``save()`` calls this;
+        the bulk importer (``qa.importing``) calls it before ``bulk_create``, with
+        ``rendered`` computed by ``rendered()``'s rules in worker processes."""
+        if not self.slug:
+            self.slug = unicode_slug(self.title)
+        derived = set()
+        # A partial save that does not touch the Markdown keeps the stored HTML.
+        if update_fields is None or {"body", "answer"} & set(update_fields):
+            self.body_html, self.answer_html, self.answer_toc_html, self.excerpt = rendered or self.rendered()
+            derived |= {"body_html", "answer_html", "answer_toc_html", "excerpt"}
+        if update_fields is None or "answer" in update_fields:
+            derived |= self._note_answer_change()
+        return derived
 
     @classmethod
     def from_db(cls, db, field_names, values):
@@ -214,14 +236,7 @@ class Question(models.Model):
 
     def rendered(self) -> tuple[str, str, str, str]:
         """Body HTML, answer HTML, the answer's table of contents and its excerpt, as save() stores them."""
-        figures = self.figure_refs()
-        answer = render_document(self.answer, figures=figures)
-        return (
-            render_markdown(self.body, figures=figures),
-            answer.html,
-            answer.toc_html,
-            excerpt(answer.html, EXCERPT_LENGTH),
-        )
+        return render_question(self.body, self.answer, self.figure_refs())
 
     def figure_refs(self) -> dict[str, FigureRef]:
         """This question's figures by name, as the Markdown renderer takes them."""

@@ -355,7 +355,7 @@ def test_failure_while_writing_rolls_back_rows_and_removes_stored_files(tmp_path
     def fail_linking(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importing, "_link", fail_linking)
+    monkeypatch.setattr(importing.bulk, "write_links", fail_linking)
     with pytest.raises(RuntimeError):
         call_command("import_content", str(write_content(tmp_path / "in", sample_content())))
     assert Question.objects.count() == 0

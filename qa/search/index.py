@@ -88,6 +88,13 @@ class Entry:
     body: str
     title_tokens: list[str]
     body_tokens: list[str]
+    title_initials: str
+
+    def __reduce__(self):
+        # Entries cross processes in the bulk importer: a few joined strings
+        # pickle many times faster than lists of short ones (tokens hold no spaces).
+        joined = (" ".join(self.title_tokens), " ".join(self.body_tokens))
+        return _unpickled_entry, (self.title, self.body, *joined, self.title_initials)
 
     def document(self, pk: int) -> SearchDocument:
         return SearchDocument(
@@ -96,8 +103,12 @@ class Entry:
             body_text=self.body,
             title_tokens=" ".join(self.title_tokens),
             body_tokens=" ".join(self.body_tokens),
-            title_initials=tokenize.initials(self.title),
+            title_initials=self.title_initials,
         )
+
+
+def _unpickled_entry(title: str, body: str, title_tokens: str, body_tokens: str, initials: str) -> Entry:
+    return Entry(title, body, title_tokens.split(), body_tokens.split(), initials)
 
 
 def prepare(*, title: str, body_html: str, answer_html: str, tag_names: Iterable[str]) -> Entry:
@@ -107,15 +118,19 @@ def prepare(*, title: str, body_html: str, answer_html: str, tag_names: Iterable
         title=title, body_html=body_html, answer_html=answer_html, tag_names=tag_names
     )
     title_tokens, body_tokens = tokenize.document_tokens(title_text), tokenize.document_tokens(body_text)
-    return Entry(title_text, body_text, title_tokens, body_tokens)
+    return Entry(title_text, body_text, title_tokens, body_tokens, tokenize.initials(title_text))
 
 
-def index_entries(entries: dict[int, Entry], *, removed: Iterable[int] = ()) -> None:
+def index_entries(
+    entries: dict[int, Entry], *, removed: Iterable[int] = (), counts: Counter[str] | None = None
+) -> None:
     """Write many entries at once (question id → entry) and take ``removed`` out.
 
     The bulk form of ``index_question``/``remove_question``: the same rows, the
     same vocabulary counts, in a handful of statements per few hundred questions.
-    Runs in the caller's transaction."""
+    Runs in the caller's transaction. With ``counts``, the changes to the
+    vocabulary's counts are added there instead of written, for the caller to
+    write once with ``apply_counts`` after many calls (and before it commits)."""
     removed = [pk for pk in removed if pk not in entries]
     pks = [*entries, *removed]
     engine = backend()
@@ -143,10 +158,13 @@ def index_entries(entries: dict[int, Entry], *, removed: Iterable[int] = ()) -> 
         SearchDocument.objects.bulk_create(
             (entry.document(pk) for pk, entry in entries.items()), batch_size=_CHUNK
         )
-        _apply_frequencies(delta)
+        if counts is None:
+            apply_counts(delta)
+        else:
+            counts.update(delta)
 
 
-def _apply_frequencies(delta: Counter[str]) -> None:
+def apply_counts(delta: Counter[str]) -> None:
     """Add ``delta`` to the document frequencies, one UPDATE per distinct change and chunk."""
     changes = {term: change for term, change in delta.items() if change}
     SearchTerm.objects.bulk_create(

@@ -26,6 +26,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.db.models.signals import m2m_changed, post_save
 
 from qa.markdown import plain_text
@@ -116,12 +117,17 @@ def embed_questions(questions: list[tuple[Question, list[str] | None]], *, model
     return len(todo)
 
 
-def pending(*, batch: int = 32):
-    """Batches of published and scheduled questions (with tag names) in id order, for ``embed_pending``.
+def pending(*, batch: int = 32, shard: tuple[int, int] = (0, 1)):
+    """Batches of published and scheduled questions (with tag names) in id order, for ``embed_pending``;
+    with ``shard`` ``(k, n)``, only those whose id leaves ``k`` divided by ``n``.
 
     Scheduled ones are embedded ahead of their time, as the lexical index holds
     them: nothing is saved when they go live, and results filter visibility."""
-    questions = Question.objects.filter(is_published=True).prefetch_related("tags").order_by("pk")
+    questions = Question.objects.filter(is_published=True)
+    k, n = shard
+    if n > 1:
+        questions = questions.alias(shard=F("pk") % n).filter(shard=k)
+    questions = questions.prefetch_related("tags").order_by("pk")
     chunk = []
     for question in questions.iterator(chunk_size=500):
         chunk.append((question, [tag.name for tag in question.tags.all()]))
@@ -132,15 +138,16 @@ def pending(*, batch: int = 32):
         yield chunk
 
 
-def embed_pending(*, batch: int = 32, progress=None) -> int:
+def embed_pending(*, batch: int = 32, progress=None, shard: tuple[int, int] = (0, 1)) -> int:
     """Embed every published question whose embedding is missing or stale, in
     batches (each its own transaction, so an interrupted run resumes where it
-    stopped); ``progress(done, embedded)`` is called after each batch."""
+    stopped); ``progress(done, embedded)`` is called after each batch. ``shard``
+    ``(k, n)`` takes the k-th of n disjoint shares, for n processes side by side."""
     model = embedder()
     if model is None:
         raise RuntimeError("the embedding model is not available")
     done = embedded = 0
-    for chunk in pending(batch=batch):
+    for chunk in pending(batch=batch, shard=shard):
         embedded += embed_questions(chunk, model=model)
         done += len(chunk)
         if progress is not None:
@@ -160,12 +167,23 @@ def deferred():
 
 
 def _schedule(pk: int) -> None:
-    if getattr(_state, "deferred", False) or not settings.ZHIKU_SEMANTIC_SEARCH:
+    queue([pk])
+
+
+def deferring() -> bool:
+    """True inside ``deferred()``, or when search by meaning is switched off."""
+    return getattr(_state, "deferred", False) or not settings.ZHIKU_SEMANTIC_SEARCH
+
+
+def queue(pks) -> None:
+    """Embed questions ``pks`` once the current transaction commits, as a save
+    would (writers that bypass ``save()``, like the bulk importer, call this)."""
+    if deferring():
         return
     queued = getattr(_state, "queued", None)
     if queued is None:
         queued = _state.queued = set()
-    queued.add(pk)
+    queued.update(pks)
     # One callback per save, all but the first finding nothing left to do. Ids of a
     # transaction that rolled back stay queued for the next commit, which skips
     # what is gone or current.

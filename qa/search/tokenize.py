@@ -138,7 +138,40 @@ def _t2s():
     return OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _triggers() -> frozenset[str] | None:
+    """One character of every entry of the conversion tables that changes text.
+
+    An entry only applies to text holding all of its characters, so text with
+    none of these comes out of the conversion unchanged, and most simplified
+    text has none: the check is a set lookup per character, where the
+    conversion (pure Python) costs a dictionary search per position. The chosen
+    character is a traditional one where the entry has it (``麼`` of ``么麼``),
+    else the first that the entry changes (``覆`` of ``答覆 → 答复``). None when
+    the tables cannot be read (another version of the converter): every text is
+    converted then."""
+    chain = getattr(_t2s(), "_dict_chain_data", None)
+    if not isinstance(chain, list):
+        return None
+    tables = [entry[2] for group in chain for entry in group]
+    changing = [
+        (key, value.split(" ")[0]) for table in tables for key, value in table.items() if value != key
+    ]
+    traditional = {key for key, _ in changing if len(key) == 1}
+
+    def trigger(key: str, value: str) -> str:
+        for char in key:
+            if char in traditional:
+                return char
+        return next((a for a, b in zip(key, value, strict=False) if a != b), key[0])
+
+    return frozenset(trigger(key, value) for key, value in changing)
+
+
 def to_simplified(text: str) -> str:
+    triggers = _triggers()
+    if triggers is not None and triggers.isdisjoint(text):
+        return text
     return _t2s().convert(text)
 
 

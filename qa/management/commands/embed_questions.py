@@ -18,11 +18,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch", type=int, default=32, help="questions embedded per model call and commit"
         )
+        parser.add_argument(
+            "--shard",
+            default="0/1",
+            metavar="K/N",
+            help="this process takes the questions whose id leaves K divided by N: run N processes "
+            "with 0/N … N-1/N side by side to use N cores",
+        )
 
-    def handle(self, *args, batch, **options):
+    def handle(self, *args, batch, shard, **options):
+        try:
+            k, n = (int(part) for part in shard.split("/"))
+        except ValueError:
+            raise CommandError(f"--shard takes K/N, such as 0/2; not {shard!r}.") from None
+        if not 0 <= k < n:
+            raise CommandError(f"--shard {shard}: K must be at least 0 and below N.")
         if meaning.embedder() is None:
             raise CommandError("The embedding model is not available (see the log); nothing embedded.")
-        total = Question.objects.published().count()
+        total = (
+            -(-Question.objects.published().count() // n) if n > 1 else Question.objects.published().count()
+        )
         terminal = self.stdout.isatty() and sys.stdout.isatty()
         started = time.monotonic()
 
@@ -39,7 +54,7 @@ class Command(BaseCommand):
             )
             self.stdout.flush()
 
-        embedded = meaning.embed_pending(batch=max(batch, 1), progress=progress)
+        embedded = meaning.embed_pending(batch=max(batch, 1), progress=progress, shard=(k, n))
         if terminal:
             self.stdout.write("")
         seconds = time.monotonic() - started

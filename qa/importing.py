@@ -171,9 +171,8 @@ def _write_questions(
 def _write(content: Content, stored: list[str], history: BulkRecorder, **options) -> ImportSummary:
     summary = ImportSummary()
     resources = _write_resources(content, stored, summary, history)
-    questions = _write_questions(content.questions, stored, summary, history, **options)
-    # Links last: a question may point at one that comes later in the file.
-    bulk.write_links(content.questions, questions, resources)
+    # With the questions, their links: each once the questions it names are written.
+    _write_questions(content.questions, stored, summary, history, resources=resources, **options)
     if content.synonyms:
         summary.synonym_groups_created = synonyms.add_groups(content.synonyms)
     summary.files_stored = len(stored)

@@ -122,6 +122,11 @@ def add_words(words: Iterable[str]) -> None:
             _cut.cache_clear()
 
 
+def loaded() -> bool:
+    """Whether this process has loaded the segmenter already."""
+    return _jieba is not None
+
+
 def warm_up() -> None:
     """Load jieba's dictionary and the OpenCC tables now rather than on the first search.
 

@@ -76,9 +76,12 @@ bench: venv-dev
 
 # Many questions on one PostgreSQL (not part of make test or CI; docs/performance.md, "At scale").
 # Needs the local server (.ci/postgres.sh starts it); fills and drops databases zhiku_scale*.
+# Then the ANN index for search by meaning over as many (synthetic) vectors (bench/ann.py).
 SCALE_QUESTIONS ?= 1000000
 bench-scale: venv-dev
+	$(PY) -m pip install --quiet -r bench/requirements.txt
 	nice -n 10 $(PY) -m bench.scale --questions $(SCALE_QUESTIONS) $(BENCH_SCALE_ARGS)
+	nice -n 10 $(PY) -m bench.ann --vectors $(SCALE_QUESTIONS)
 
 lint: venv-dev
 	$(VENV)/bin/ruff check .

@@ -126,10 +126,17 @@ def _scanned(node: dict):
         yield from _scanned(child)
 
 
-def measure(questions: int, database: str, *, small: bool = False) -> dict:
-    """Fill ``database`` with ``questions`` and measure; runs in a child process per size."""
+def measure(questions: int, database: str, *, reuse: bool = False) -> dict:
+    """Fill ``database`` with ``questions`` and measure; runs in a child process per size.
+    With ``reuse``, a database already holding that many generated questions is kept."""
     tmp = Path(tempfile.mkdtemp(prefix="zhiku-scale-"))
-    env = bench_environment(tmp, create_database(database))
+    url = f"postgres://postgres@{PG_HOST}:5432/{database}"
+    exists = subprocess.run(
+        ["psql", "-h", PG_HOST, "-U", "postgres", "-d", database, "-Atc", "SELECT count(*) FROM qa_question"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    reused = reuse and exists.returncode == 0 and exists.stdout.strip() == str(questions)
+    env = bench_environment(tmp, url if reused else create_database(database))
     setup_django(env)
     from django.contrib.auth.models import User
     from django.core.cache import cache
@@ -145,8 +152,16 @@ def measure(questions: int, database: str, *, small: bool = False) -> dict:
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)
     start = time.perf_counter()
-    info = generate(questions=questions, tags=500, resources=2000, zipf=1.0, rebuild=False)
-    generated = time.perf_counter() - start
+    if reused:
+        info = {"question_ids": list(Question.objects.order_by("pk").values_list("pk", flat=True))}
+        generated = float("nan")
+    else:
+        info = generate(questions=questions, tags=500, resources=2000, zipf=1.0, rebuild=False)
+        generated = time.perf_counter() - start
+    # Statistics before the index build: without them (autovacuum may be off, and it
+    # lags a bulk load anyway) the planner reads the tag links by sequential scans.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     start = time.perf_counter()
     rebuild_search_index()
     indexed = time.perf_counter() - start
@@ -178,6 +193,7 @@ def measure(questions: int, database: str, *, small: bool = False) -> dict:
     rows["question page (first render)"] = timed(client, question.get_absolute_url(), clear=cache.clear)
     rows["sitemap section, uncached"] = timed(client, paths["sitemap section (last page)"], clear=cache.clear)
     admin = Client()
+    User.objects.filter(username="bench").delete()
     admin.force_login(User.objects.create_superuser("bench", "b@example.com", "x"))
     for name, path in {
         "admin changelist": "/admin/qa/question/",
@@ -216,9 +232,10 @@ def measure(questions: int, database: str, *, small: bool = False) -> dict:
     }
 
 
-def run_child(questions: int, database: str) -> dict:
+def run_child(questions: int, database: str, *, reuse: bool = False) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.scale", "--child", str(questions), "--db", database],
+        [sys.executable, "-m", "bench.scale", "--child", str(questions), "--db", database]
+        + (["--reuse"] if reuse else []),
         cwd=ROOT, check=True, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -230,19 +247,23 @@ def main(argv=None) -> int:
     parser.add_argument("--small", type=int, default=10_000, help="the size the large run is compared with")
     parser.add_argument("--db", default="zhiku_scale")
     parser.add_argument("--import-questions", type=int, default=20_000)
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep databases that already hold the generated questions"
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        result = measure(args.child, args.db)
+        result = measure(args.child, args.db, reuse=args.reuse)
         print(json.dumps(result))
         return 0
 
     print(f"machine: {machine()}", flush=True)
-    rate, wall, cpu = import_rate(args.import_questions)
-    print(f"import_content, {args.import_questions:,} questions into SQLite: {rate:.0f}/s "
-          f"({wall:.1f} s wall, {cpu:.1f} s CPU)", flush=True)  # fmt: skip
-    small = run_child(args.small, args.db + "_small")
-    large = run_child(args.questions, args.db)
+    if args.import_questions:
+        rate, wall, cpu = import_rate(args.import_questions)
+        print(f"import_content, {args.import_questions:,} questions into SQLite: {rate:.0f}/s "
+              f"({wall:.1f} s wall, {cpu:.1f} s CPU)", flush=True)  # fmt: skip
+    small = run_child(args.small, args.db + "_small", reuse=args.reuse)
+    large = run_child(args.questions, args.db, reuse=args.reuse)
     print(f"\n| figure | {small['questions']:,} | {large['questions']:,} |\n|---|---|---|")
     print(f"| generate (bulk inserts, s) | {small['generate_s']:.0f} | {large['generate_s']:.0f} |")
     print(f"| search index build (s) | {small['index_s']:.0f} | {large['index_s']:.0f} |")

@@ -4,21 +4,16 @@
 stores what ``Question.save`` and the signal handlers behind it store (the
 rendered HTML, the search entry, tag links, a history version, the embedding
 queue) but in a handful of statements per batch of ``BATCH``, with the Markdown
-rendered and the search tokens computed in worker processes. The workers are
-forked after the segmenter has loaded, so they share its dictionary instead of
-each loading its own. ``write_links`` does the same for curated links and
-recommended resources. The caller bumps the content version once (``qa.freshness``).
+rendered and the search tokens computed in worker processes (``qa.workers``).
+``write_links`` does the same for curated links and recommended resources. The
+caller bumps the content version once (``qa.freshness``).
 
 Figures are the exception: they are files, so a question's figures are stored
 through ``Figure.save`` by the importer, whose signal renders that question again.
 """
 
-import contextlib
-import gc
-import multiprocessing
-import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -26,16 +21,15 @@ from django.utils import timezone
 
 from qa.history import BulkRecorder
 from qa.models import Figure, Question, RelatedQuestion, Tag, render_question, unicode_slug
-from qa.search import meaning, tokenize
+from qa.search import meaning
 from qa.search.index import Entry, apply_counts, index_entries, prepare
 from qa.transfer import QuestionItem
+from qa.workers import default_workers, fewer_collections, mapper
 from resources.models import Recommendation, Resource
 
 # Questions written per round of statements: big enough that a statement's own cost
 # is spread thin, small enough that SQLite's bound-parameter limit is far away.
 BATCH = 500
-# Below this many questions, rendering stays in this process: starting workers costs more.
-PARALLEL_FROM = 400
 # The fields a bulk update writes: all the file can give, plus what save() derives.
 UPDATED_FIELDS = [
     "title", "slug", "body", "body_html", "answer", "answer_html", "answer_toc_html", "excerpt",
@@ -45,12 +39,6 @@ UPDATED_FIELDS = [
 Job = tuple[str, str, dict, str, list[str], bool]
 Rendered = tuple[tuple[str, str, str, str], Entry | None]
 Progress = Callable[[int], None]
-
-
-def default_workers() -> int:
-    """Rendering processes: one per core the process may use, at most four."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return min(cores, 4)
 
 
 def set_given(obj, **values) -> None:
@@ -92,64 +80,6 @@ def _render(job: Job) -> Rendered:
     if published:
         entry = prepare(title=title, body_html=rendered[0], answer_html=rendered[1], tag_names=tag_names)
     return rendered, entry
-
-
-# A worker collects reference cycles itself, after this many documents.
-COLLECT_EVERY = 1000
-_rendered_here = 0
-
-
-def _start_worker(words: list[str] | None) -> None:
-    if words is not None:
-        # The worker loads the segmenter itself, beside the others; it must not
-        # query the tag names (the database connection is the parent's).
-        tokenize.set_word_source(lambda: words)
-    tokenize.warm_up()
-    # Rendering makes short-lived cycles by the thousand, and each automatic
-    # collection would walk the segmenter's dictionary too: the loaded state is
-    # set aside for good and garbage is collected every COLLECT_EVERY documents
-    # (a tenth less CPU for an import, memory flat).
-    gc.freeze()
-    gc.disable()
-
-
-def _render_in_worker(job: Job) -> Rendered:
-    global _rendered_here
-    _rendered_here += 1
-    if _rendered_here % COLLECT_EVERY == 0:
-        gc.collect()
-    return _render(job)
-
-
-@contextlib.contextmanager
-def _fewer_collections():
-    """Collect less often while many objects are built that all live to the end of
-    the import (each collection of the oldest generation walks all of them)."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 1000)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
-
-
-@contextlib.contextmanager
-def _renderer(workers: int, count: int) -> Iterator[Callable[[list[Job]], Iterator[Rendered]]]:
-    """A function giving the results of ``_render`` for a list of jobs, in order:
-    from a pool of ``workers`` processes when ``count`` jobs are worth one.
-
-    The pool starts at once, so the workers load the segmenter while this
-    process builds the jobs. They are forked (no re-import of Django) and never
-    touch the database connection; they exit with ``os._exit``, so they do not
-    close it either."""
-    if workers <= 1 or count < PARALLEL_FROM:
-        yield lambda jobs: map(_render, jobs)
-        return
-    words = None if tokenize.loaded() else list(Tag.objects.values_list("name", flat=True))
-    with multiprocessing.get_context("fork").Pool(workers, _start_worker, (words,)) as pool:
-        yield lambda jobs: pool.imap(_render_in_worker, jobs, chunksize=64)
 
 
 def _stored_tag_names(pks: list[int]) -> dict[int, list[str]]:
@@ -198,7 +128,7 @@ def write_questions(
     as the questions they name are written, the rest at the end."""
     tags = resolve_tags(name for item in items if item.tags for name in item.tags)
     workers = default_workers() if workers is None else workers
-    with _fewer_collections(), _renderer(workers, len(items)) as render:
+    with fewer_collections(), mapper(workers, len(items)) as run:
         questions = [_built(item, existing.get(item.key)) for item in items]
         stored_pks = [q.pk for q in questions if q.pk is not None]
         figures = _figure_refs(stored_pks)
@@ -218,7 +148,7 @@ def write_questions(
             )
             for q, chosen in zip(questions, tag_lists, strict=True)
         ]
-        results = render(jobs)
+        results = run(_render, jobs)
         known = {key: q for key, q in existing.items() if q.pk is not None}
         unlinked: list[QuestionItem] = []
         # The vocabulary's counts are written once at the end, once per term, not once per batch.

@@ -11,7 +11,7 @@ from django.utils import timezone
 from opencc import OpenCC
 from reversion.models import Version
 
-from qa import bulk, freshness, history
+from qa import bulk, freshness, history, workers
 from qa.importing import ImportInterrupted, import_content
 from qa.management.commands.import_content import Progress
 from qa.models import (
@@ -66,7 +66,7 @@ def index_snapshot():
 @pytest.fixture
 def in_workers(monkeypatch):
     """Render through the process pool however few questions a test imports."""
-    monkeypatch.setattr(bulk, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 1)
 
 
 def test_bulk_import_stores_what_a_save_of_each_would(tmp_path, in_workers):
@@ -259,3 +259,14 @@ def test_embedding_shards_share_the_questions_out_between_processes(
         call_command("embed_questions", "--shard", "2/2")
     with pytest.raises(CommandError, match="--shard takes K/N"):
         call_command("embed_questions", "--shard", "half")
+
+
+def test_a_rebuild_in_workers_matches_one_in_this_process(tmp_path, in_workers, monkeypatch):
+    from qa.search import index
+
+    import_content(path=write(tmp_path, many(45)), workers=1)
+    monkeypatch.setattr(index, "_CHUNK", 5)  # chunks of 20: the workers run one ahead of the writes
+    assert rebuild_index(published_sources(), workers=1) == 45
+    alone = index_snapshot()
+    assert rebuild_index(published_sources(), workers=2, expected=45) == 45
+    assert index_snapshot() == alone

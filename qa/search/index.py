@@ -29,6 +29,7 @@ from qa.markdown import plain_text
 from qa.models import Question, SearchDocument, SearchTerm, Tag
 from qa.search import tokenize
 from qa.search.backends import backend
+from qa.workers import mapper
 
 tokenize.set_cache_dir(settings.VAR_DIR / "jieba")
 # Tag names are domain words: the segmenter keeps them whole.
@@ -178,38 +179,57 @@ def apply_counts(delta: Counter[str]) -> None:
             SearchTerm.objects.filter(term__in=chunk).update(df=F("df") + change)
 
 
-def rebuild_index(questions: Iterable[SourceQuestion], *, synonym_groups: int = 0) -> int:
+def _prepared(source: SourceQuestion) -> Entry:
+    return prepare(
+        title=source.title,
+        body_html=source.body_html,
+        answer_html=source.answer_html,
+        tag_names=source.tag_names,
+    )
+
+
+def rebuild_index(
+    questions: Iterable[SourceQuestion], *, synonym_groups: int = 0, workers: int = 1, expected: int = 0
+) -> int:
     """Replace the whole index with entries for ``questions`` (the published ones),
     and ``synonym_groups``, the number of synonym groups (``qa.search.synonyms``).
 
     Used by ``rebuild_search_index`` and by the migration that creates the
     index; takes plain data so that a migration can feed it historical rows.
-    Entries are written a chunk at a time, so memory does not grow with the table."""
+    Entries are written a chunk at a time, so memory does not grow with the table.
+    With ``workers`` above one and ``expected`` questions worth it, the entries
+    are computed by that many worker processes (``qa.workers``), one chunk ahead
+    of the writes."""
     vocabulary: Counter[str] = Counter()
     engine = backend()
     count = 0
+
+    def write(chunk: list[SourceQuestion], entries) -> None:
+        pairs = [(source.pk, entry) for source, entry in zip(chunk, entries, strict=True)]
+        for _pk, entry in pairs:
+            vocabulary.update({*entry.title_tokens, *entry.body_tokens})
+        SearchDocument.objects.bulk_create(entry.document(pk) for pk, entry in pairs)
+        with connection.cursor() as cursor:
+            engine.write_many(cursor, [(pk, e.title_tokens, e.body_tokens) for pk, e in pairs])
+
     with transaction.atomic():
         with connection.cursor() as cursor:
             engine.clear(cursor)
         SearchDocument.objects.all().delete()
         SearchTerm.objects.all().delete()
-        chunk: list[tuple[int, Entry]] = []
-        for source in itertools.chain(questions, [None]):
-            if source is not None:
-                entry = prepare(
-                    title=source.title,
-                    body_html=source.body_html,
-                    answer_html=source.answer_html,
-                    tag_names=source.tag_names,
-                )
-                vocabulary.update({*entry.title_tokens, *entry.body_tokens})
-                chunk.append((source.pk, entry))
-            if len(chunk) == _CHUNK or (source is None and chunk):
-                SearchDocument.objects.bulk_create(entry.document(pk) for pk, entry in chunk)
-                with connection.cursor() as cursor:
-                    engine.write_many(cursor, [(pk, e.title_tokens, e.body_tokens) for pk, e in chunk])
+        with mapper(workers, expected) as run:
+            waiting = None
+            # The sources are read here, in this thread (the connection is this
+            # thread's); the workers get lists, the next while this one is written.
+            sources = iter(questions)
+            while chunk := list(itertools.islice(sources, _CHUNK * 4)):
+                started = (chunk, run(_prepared, chunk))
+                if waiting is not None:
+                    write(*waiting)
+                waiting = started
                 count += len(chunk)
-                chunk = []
+            if waiting is not None:
+                write(*waiting)
         vocabulary[DOCS] = count
         if synonym_groups:
             vocabulary["#synonyms"] = synonym_groups

@@ -89,9 +89,10 @@ ObjectId = Annotated[
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
-def paginated(request: HttpRequest, queryset, serialize, *, number: int) -> dict:
-    """Page ``number`` of ``queryset``, each item passed through ``serialize(request, item)``."""
-    paginator = Paginator(queryset, settings.ZHIKU_PAGE_SIZE)
+def paginated(request: HttpRequest, queryset, serialize, *, number: int, paginator_class=Paginator) -> dict:
+    """Page ``number`` of ``queryset``, each item passed through ``serialize(request, item)``;
+    ``paginator_class`` may count differently (a cached count for big tables)."""
+    paginator = paginator_class(queryset, settings.ZHIKU_PAGE_SIZE)
     try:
         page = paginator.page(number)
     except (PageNotAnInteger, EmptyPage) as exc:

@@ -54,8 +54,14 @@ def with_related(questions: QuerySet, pk: int, *, limit: int, version: int | Non
     # One IN over a union, not "pk = … OR (published AND pk IN …)": PostgreSQL
     # cannot serve that OR from indexes and, with the model's ordering, walked
     # the whole table by its created index (1.4 s at a million questions).
-    wanted = curated_links.order_by().values("to_question").union(
-        Question.objects.order_by().filter(pk__in=[pk, *(other for other, _words in similar)]).values("pk")
+    wanted = (
+        curated_links.order_by()
+        .values("to_question")
+        .union(
+            Question.objects.order_by()
+            .filter(pk__in=[pk, *(other for other, _words in similar)])
+            .values("pk")
+        )
     )
     rows = (
         questions.filter(pk__in=wanted)

@@ -4,8 +4,8 @@ Nothing is written until the whole file has been checked (qa/transfer.py reads i
 the references are checked here inside the transaction). Questions and their links
 are then written in bulk by ``qa.bulk``, which leaves the same rows, search entries,
 history and caches as a save of each; resources and figures, which carry files, are
-saved one by one through their models. Files go through the storage API, so remote storage works too; files
-stored by an import that fails are deleted again. An import killed before it
+saved one by one through their models. Files go through the storage API, so remote
+storage works too; files stored by an import that fails are deleted again. An import killed before it
 commits cannot delete its files, so each import names them in a journal first
 (``_Journal``) and the next import removes those no row refers to.
 """
@@ -281,12 +281,9 @@ def import_content(
         path = path / CONTENT_FILE
     content, problems = read_content(path)
     summary = ImportSummary()
-    summary.embeddings_deferred = (
-        len(content.questions)
-        if (defer_embeddings or len(content.questions) >= BULK_EMBEDDINGS) and meaning.enabled()
-        else 0
-    )
-    with meaning.deferred() if summary.embeddings_deferred or defer_embeddings else contextlib.nullcontext():
+    defer = defer_embeddings or len(content.questions) >= BULK_EMBEDDINGS
+    summary.embeddings_deferred = len(content.questions) if defer and meaning.enabled() else 0
+    with meaning.deferred() if defer else contextlib.nullcontext():
         if not dry_run:
             remove_abandoned_files()
         with _Journal() as journal, announcing(journal.record):

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from opencc import OpenCC
@@ -237,6 +238,33 @@ def test_every_entry_of_the_conversion_tables_converts_as_before():
     assert len(keys) > 1000
     for key in keys:
         assert tokenize.to_simplified(key) == converter.convert(key), key
+
+
+def _initials_of_whole_runs(text: str) -> str:
+    """Title initials as pypinyin gives them for each whole run of Chinese characters."""
+    from pypinyin import Style, lazy_pinyin
+
+    runs = []
+    for piece in tokenize._PIECE.finditer(text):
+        word = piece.group()
+        if tokenize._CJK_RUN.fullmatch(word):
+            word = "".join(syllable[:1] for syllable in lazy_pinyin(word, style=Style.FIRST_LETTER))
+        runs.append(word)
+    return " ".join(run for run in runs if run)[:200]
+
+
+def test_initials_phrase_by_phrase_equal_those_of_whole_runs():
+    from pypinyin.constants import PHRASES_DICT
+
+    demo = json.loads((settings.BASE_DIR / "qa" / "demo" / "demo.json").read_text(encoding="utf-8"))
+    texts = [tokenize.normalize(f"{item['title']} {item['answer']}"[:400]) for item in demo["questions"]]
+    # Phrases side by side, where a longest match could run across the joins, and heteronyms (重, 行, 长).
+    phrases = list(PHRASES_DICT)[::19]
+    texts += ["".join(phrases[k : k + 5]) for k in range(0, len(phrases), 5)]
+    texts += ["重要的银行行长长大了", "重庆的重量", "音乐快乐"]
+    assert len(texts) > 500
+    for text in texts:
+        assert tokenize.initials(text) == _initials_of_whole_runs(text), text
 
 
 def test_embedding_shards_share_the_questions_out_between_processes(

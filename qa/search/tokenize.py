@@ -189,16 +189,27 @@ def normalize(text: str) -> str:
 def initials(text: str, limit: int = 200) -> str:
     """The pinyin initials of the Chinese characters of normalised ``text``, other
     letters and digits as they are, one run per word: ``用python做灰度反色`` → ``y python zhdfs``."""
-    from pypinyin import Style, lazy_pinyin
+    from pypinyin.seg.mmseg import seg
 
     runs = []
     for piece in _PIECE.finditer(text):
         word = piece.group()
         if _CJK_RUN.fullmatch(word):
-            runs.append("".join(syllable[:1] for syllable in lazy_pinyin(word, style=Style.FIRST_LETTER)))
+            # pypinyin reads a run phrase by phrase (its own longest-match segmentation)
+            # and gives each phrase the same letters wherever it stands.
+            runs.append("".join(_phrase_initials(phrase) for phrase in seg.cut(word)))
         else:
             runs.append(word)
     return " ".join(run for run in runs if run)[:limit]
+
+
+@lru_cache(maxsize=50000)
+def _phrase_initials(phrase: str) -> str:
+    # Converting a syllable's style is most of pypinyin's cost; phrases repeat, their
+    # number is bounded by its dictionary (and single characters).
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(syllable[:1] for syllable in lazy_pinyin(phrase, style=Style.FIRST_LETTER))
 
 
 def encode(token: str) -> str:

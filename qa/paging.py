@@ -1,4 +1,5 @@
-"""The question lists' paginator: counted once per content change, not once per request."""
+"""The question lists' paginator: counted once per content change, not once per request,
+and no deeper than ``MAX_PAGES``."""
 
 import hashlib
 
@@ -10,10 +11,19 @@ from django.utils.functional import cached_property
 from qa import freshness
 
 COUNT_CACHE_SECONDS = 24 * 3600
+# Page n is reached by an OFFSET, which reads the n·size rows before it: with a million
+# questions the last page cost over a second. Deeper rows are still reached by narrowing
+# (a tag, a search, another sort), and every question is in the sitemap.
+MAX_PAGES = 500
 
 
 class CachedCountPaginator(Paginator):
-    """The count is cached under the content version (``qa.freshness``) and the query."""
+    """The count is cached under the content version (``qa.freshness``) and the query;
+    ``count`` stays the number of rows, the pages stop at ``MAX_PAGES``."""
+
+    @cached_property
+    def num_pages(self):
+        return min(super().num_pages, MAX_PAGES)
 
     @cached_property
     def count(self):

@@ -121,6 +121,19 @@ def test_question_list_paginates(client, settings):
     assert 'rel="prev"' in text(second)
 
 
+def test_the_list_stops_at_the_deepest_page_however_many_questions(client, monkeypatch):
+    monkeypatch.setattr("qa.paging.MAX_PAGES", 2)
+    for n in range(45):
+        make_question(title=f"深页 {n:02d}", created=timezone.now() - timedelta(minutes=n))
+    last = client.get("/questions/?page=2")
+    assert titles_in(last)[0] == "深页 20"
+    assert 'rel="next"' not in text(last) and last.context["paginator"].num_pages == 2
+    assert client.get("/questions/?page=3").status_code == 404
+    api = client.get("/api/questions/", {"page": "2"}).json()
+    assert api["count"] == 45 and api["next"] is None
+    assert client.get("/api/questions/", {"page": "3"}).status_code == 404
+
+
 def test_pagination_links_keep_the_filters(client):
     for _ in range(21):
         make_question(tags=["python"])

@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Func, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Now
 from django.utils.formats import localize
 from django.utils.timezone import template_localtime
@@ -14,6 +14,9 @@ from qa.models import Question, RelatedQuestion, SynonymGroup, Tag
 from qa.search import search
 from resources.models import Recommendation
 
+# The tag list counts each tag's questions this far, then says "over" it.
+COUNT_UP_TO = 1000
+
 
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
@@ -25,13 +28,19 @@ class TagAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        # Counted per listed tag (an index-only count of its links), not grouped over every link.
-        links = Question.tags.through.objects.filter(tag=OuterRef("pk")).order_by().values("tag")
-        count = Subquery(links.annotate(n=Count("*")).values("n"), output_field=IntegerField())
+        # Counted per listed tag and only up to COUNT_UP_TO links: a popular tag of a big
+        # site has hundreds of thousands, and a page lists a hundred tags.
+        through = Question.tags.through
+        first = through.objects.filter(tag=OuterRef(OuterRef("pk"))).values("pk")[: COUNT_UP_TO + 1]
+        links = through.objects.filter(pk__in=first).order_by()
+        counted = links.annotate(n=Func("pk", function="COUNT")).values("n")
+        count = Subquery(counted, output_field=IntegerField())
         return super().get_queryset(request).annotate(question_count=count)
 
     @admin.display(description=_("questions"))
     def question_count(self, tag):
+        if tag.question_count > COUNT_UP_TO:
+            return _("over %(count)s") % {"count": localize(COUNT_UP_TO)}
         return tag.question_count
 
 

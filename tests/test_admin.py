@@ -182,6 +182,19 @@ def test_tag_admin_lists_and_searches_tags(admin_client):
     assert admin_client.get("/admin/qa/tag/", {"o": "-3"}).status_code == 200
 
 
+def test_tag_admin_counts_a_popular_tag_only_so_far(admin_client, monkeypatch):
+    monkeypatch.setattr("qa.admin.COUNT_UP_TO", 3)
+    for _n in range(6):
+        make_question(tags=["python"])
+    for _n in range(3):
+        make_question(tags=["java"])
+    response = admin_client.get("/admin/qa/tag/")
+    rows = {tag.name: tag.question_count for tag in response.context["cl"].result_list}
+    assert rows == {"python": 4, "java": 3}  # counted to one past the limit, no further
+    body = response.content.decode()
+    assert ">超过 3<" in body and ">3<" in body
+
+
 # --- actions, search, filters ---------------------------------------------------------------------
 
 

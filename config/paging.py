@@ -10,6 +10,7 @@
 * ``EstimatedCountPaginator`` (the admin): counts exactly up to
   ``EXACT_UP_TO`` rows (a bounded ``COUNT`` over ``LIMIT``), and beyond that
   takes the planner's estimate on PostgreSQL (``QuerySet.explain``, no raw SQL).
+  ``CappedCount`` is the same bound for a count in a column (the admin's tag list).
 
 ``RangeSitemap`` is a sitemap section paged by ``KeyRangePaginator``;
 ``qa.paging.CachedCountPaginator`` serves the public question lists.
@@ -21,6 +22,7 @@ import math
 from django.contrib.sitemaps import Sitemap
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import IntegerField, Subquery
 from django.utils.functional import cached_property
 
 EXACT_UP_TO = 10_000
@@ -55,7 +57,9 @@ class KeyRangePaginator(Paginator):
 class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self):
-        exact = self.object_list[: EXACT_UP_TO + 1].count()
+        # Only the keys: a filter across a many-to-many makes the admin's query DISTINCT,
+        # which would otherwise compare whole rows, texts and all.
+        exact = self.object_list.order_by().values("pk")[: EXACT_UP_TO + 1].count()
         if exact <= EXACT_UP_TO:
             return exact
         if connection.vendor != "postgresql":
@@ -63,6 +67,15 @@ class EstimatedCountPaginator(Paginator):
         plan = self.object_list.explain(format="json")
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return max(int(plan[0]["Plan"]["Plan Rows"]), exact)
+
+
+class CappedCount(Subquery):
+    """The number of rows of a sliced (correlated) queryset: ``COUNT(*)`` over at most
+    its slice, so a count of the rows of one popular value reads only that many index
+    entries. The ORM's ``Count`` cannot count a slice."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) AS capped)"
+    output_field = IntegerField()
 
 
 class RangeSitemap(Sitemap):

@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.db.models import Func, IntegerField, OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q
 from django.db.models.functions import Now
 from django.utils.formats import localize
 from django.utils.timezone import template_localtime
@@ -8,7 +8,7 @@ from django.utils.translation import ngettext, pgettext_lazy
 
 from config.admin import MarkdownPreviewMixin
 from config.history import HistoryAdminMixin
-from config.paging import EstimatedCountPaginator
+from config.paging import CappedCount, EstimatedCountPaginator
 from qa.admin_figures import FigureInline
 from qa.models import Question, RelatedQuestion, SynonymGroup, Tag
 from qa.search import search
@@ -30,11 +30,8 @@ class TagAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         # Counted per listed tag and only up to COUNT_UP_TO links: a popular tag of a big
         # site has hundreds of thousands, and a page lists a hundred tags.
-        through = Question.tags.through
-        first = through.objects.filter(tag=OuterRef(OuterRef("pk"))).values("pk")[: COUNT_UP_TO + 1]
-        links = through.objects.filter(pk__in=first).order_by()
-        counted = links.annotate(n=Func("pk", function="COUNT")).values("n")
-        count = Subquery(counted, output_field=IntegerField())
+        links = Question.tags.through.objects.filter(tag=OuterRef("pk")).order_by().values("tag")
+        count = CappedCount(links[: COUNT_UP_TO + 1])
         return super().get_queryset(request).annotate(question_count=count)
 
     @admin.display(description=_("questions"))

@@ -148,6 +148,7 @@ def measure(questions: int, database: str, *, reuse: bool = False) -> dict:
     from bench.content import generate, rebuild_search_index
     from bench.search_bench import percentile, queries
     from qa.models import Question, SearchDocument, Tag
+    from qa.paging import MAX_PAGES
     from qa.search import search
 
     call_command("migrate", verbosity=0)
@@ -183,7 +184,7 @@ def measure(questions: int, database: str, *, reuse: bool = False) -> dict:
         "healthz": "/healthz",
         "question page (cached)": question.get_absolute_url(),
         "question list": "/questions/",
-        "question list, last page": f"/questions/?page={max(1, questions // 20)}",
+        "question list, deepest page": f"/questions/?page={min(max(1, questions // 20), MAX_PAGES)}",
         "tag page (most used tag)": top_tag.get_absolute_url(),
         "search page": "/search/?q=Python+灰度",
         "sitemap index": "/sitemap.xml",

@@ -404,6 +404,21 @@ def test_postgres_uses_the_gin_indexed_vector(corpus):
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("walk_per_fetch", "plan"),
+    [(1e-9, "every match through the GIN index"), (1e9, "the newest rows walked, then the index")],
+)
+def test_postgres_plans_chosen_by_the_vocabulary_find_what_the_reference_finds(
+    corpus, monkeypatch, walk_per_fetch, plan
+):
+    """Whichever plan the document frequencies pick, the candidates are the same (at this
+    size a walk covers every row, so its fall-back to the index runs as well)."""
+    monkeypatch.setattr("qa.search.backends.postgresql.WALK_PER_FETCH", walk_per_fetch)
+    for query, _expected in QUERIES:
+        assert search.search(query).ids == search.search(query, engine=ReferenceBackend()).ids, (query, plan)
+
+
+@pytest.mark.postgres
 def test_postgres_title_and_full_vectors_follow_the_token_columns(corpus):
     """Both vectors are generated from the stored tokens, titles in a GIN index of their own."""
     question = corpus["bm25"]

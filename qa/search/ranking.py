@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from qa.models import SearchDocument, SearchTerm, published_condition
 from qa.search import tokenize
+from qa.search.backends.base import Bound
 from qa.search.index import DOCS
 from qa.search.tokenize import Group
 
@@ -46,21 +47,44 @@ def ranked(
     if not groups:
         return [], [], 0
 
-    ids = engine.match_title_first(groups, tag_id=tag_id, limit=CANDIDATES)
+    documents = max(df.get(DOCS, 0), 1)
+    bounds = [_bound(group, df, documents) for group in groups]
+    ids = engine.match_title_first(groups, tag_id=tag_id, limit=CANDIDATES, bound=_least(bounds))
     if any(typed):
         # A rare word was widened to its common spelling: the documents with the
         # word as typed stay among the candidates however many have the other.
         as_typed = [exact[0] if exact else group for group, exact in zip(groups, typed, strict=True)]
-        ids = list(dict.fromkeys(engine.match_title_first(as_typed, tag_id=tag_id, limit=CANDIDATES) + ids))[
-            :CANDIDATES
-        ]
+        bound = _least([_bound(group, df, documents) for group in as_typed])
+        found = engine.match_title_first(as_typed, tag_id=tag_id, limit=CANDIDATES, bound=bound)
+        ids = list(dict.fromkeys(found + ids))[:CANDIDATES]
     if len(groups) > 1 and (not ids or (len(groups) >= PARTIAL_GROUPS and len(ids) < PARTIAL_BELOW)):
         # Few or no documents have every word: gather documents for each word, rarest first.
         by_rarity = sorted(zip(weights, range(len(groups)), strict=True), reverse=True)[:PARTIAL_SOURCES]
         share = max(CANDIDATES // len(by_rarity), 10)
-        each = engine.match_each([groups[i] for _weight, i in by_rarity], tag_id=tag_id, limit=share)
+        chosen = [i for _weight, i in by_rarity]
+        each = engine.match_each(
+            [groups[i] for i in chosen], tag_id=tag_id, limit=share, bounds=[bounds[i] for i in chosen]
+        )
         ids = list(dict.fromkeys([*ids, *(pk for found in each for pk in found)]))
     return (groups, *_rank(ids, groups, weights, typed))
+
+
+def _bound(group: Group, df: dict[str, int], documents: int) -> Bound | None:
+    """How many documents at most match ``group``, by its tokens' document frequencies
+    (None when one of them is not in ``df``)."""
+    most = 0
+    for variant in group.variants:
+        counts = [df.get(token) for token in variant.tokens]
+        if None in counts:
+            return None
+        most += sum(counts) if variant.any_of else min(counts)
+    return Bound(most=min(most, documents), documents=documents)
+
+
+def _least(bounds: list[Bound | None]) -> Bound | None:
+    """The bound of all groups at once: any one group's."""
+    known = [bound for bound in bounds if bound is not None]
+    return min(known, key=lambda bound: bound.most) if known else None
 
 
 def _resolve(groups: list[Group], df: dict[str, int]):
@@ -98,6 +122,7 @@ def _resolve(groups: list[Group], df: dict[str, int]):
             alternatives = _corrections(group.surface)
             if not alternatives:
                 continue
+            df.update(alternatives)
             group = group.with_alternatives([term for term, _count in alternatives])
             frequency = max(count for _term, count in alternatives)
         else:
@@ -106,6 +131,7 @@ def _resolve(groups: list[Group], df: dict[str, int]):
                 least = max(COMMON_SPELLING_DF, COMMON_SPELLING_RATIO * frequency)
                 alternatives = _corrections(group.surface, min_count=least)
                 if alternatives:
+                    df.update(alternatives)
                     exact = (group, rarity(frequency))
                     group = group.with_alternatives([*group.tokens, *(term for term, _count in alternatives)])
                     frequency = max(count for _term, count in alternatives)

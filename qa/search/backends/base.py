@@ -1,11 +1,23 @@
 """What the two SQL engines share: running their match statements."""
 
+from dataclasses import dataclass
+
 from django.db import connection
 from django.db.models import Expression, QuerySet
 from django.db.models.expressions import RawSQL
 
 from qa.models import Question
 from qa.search.tokenize import Group
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What the vocabulary tells of a match before it runs: at most ``most`` of the
+    index's ``documents`` can have every group (the least document frequency). Words
+    of one query go together too often for their shares to be multiplied."""
+
+    most: int
+    documents: int
 
 
 class Backend:
@@ -29,8 +41,17 @@ class Backend:
         for pk in pks:
             self.delete(cursor, pk)
 
-    def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
-        """(SQL, params) selecting ``id``: documents with every group, newest first."""
+    def match_sql(
+        self,
+        groups: list[Group],
+        *,
+        title_only: bool,
+        tag_id: int | None,
+        limit: int,
+        bound: Bound | None = None,
+    ):
+        """(SQL, params) selecting ``id``: documents with every group, newest first.
+        ``bound``, when known, is for an engine that plans by it."""
         raise NotImplementedError
 
     def document_terms(self, pk: int, *, title_only: bool = False) -> RawSQL:
@@ -47,23 +68,33 @@ class Backend:
         """``expression`` compared by code point, as Python sorts strings."""
         return expression
 
-    def match_title_first(self, groups: list[Group], *, tag_id: int | None, limit: int) -> list[int]:
+    def match_title_first(
+        self, groups: list[Group], *, tag_id: int | None, limit: int, bound: Bound | None = None
+    ) -> list[int]:
         """Up to ``limit`` matching ids, title matches first, newest first within each: one query."""
         selects, params = [], []
         for k, title_only in enumerate((True, False)):
-            sql, part_params = self.match_sql(groups, title_only=title_only, tag_id=tag_id, limit=limit)
+            sql, part_params = self.match_sql(
+                groups, title_only=title_only, tag_id=tag_id, limit=limit, bound=bound
+            )
             selects.append(f"SELECT {k} AS k, m{k}.id FROM ({sql}) AS m{k}")  # noqa: S608 - placeholders only
             params.extend(part_params)
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(selects) + " ORDER BY k, id DESC", params)
             return list(dict.fromkeys(row[1] for row in cursor.fetchall()))[:limit]
 
-    def match_each(self, groups: list[Group], *, tag_id: int | None, limit: int) -> list[list[int]]:
-        """For each group on its own, up to ``limit`` ids, title matches first: one query."""
+    def match_each(
+        self, groups: list[Group], *, tag_id: int | None, limit: int, bounds: list[Bound | None] | None = None
+    ) -> list[list[int]]:
+        """For each group on its own, up to ``limit`` ids, title matches first: one query.
+        ``bounds`` holds each group's bound as ``match_sql`` takes it."""
         selects, params = [], []
+        bounds = bounds or [None] * len(groups)
         for g, group in enumerate(groups):
             for k, title_only in enumerate((True, False)):
-                sql, part_params = self.match_sql([group], title_only=title_only, tag_id=tag_id, limit=limit)
+                sql, part_params = self.match_sql(
+                    [group], title_only=title_only, tag_id=tag_id, limit=limit, bound=bounds[g]
+                )
                 n = 2 * g + k
                 selects.append(f"SELECT {g} AS g, {k} AS k, m{n}.id FROM ({sql}) AS m{n}")  # noqa: S608
                 params.extend(part_params)

@@ -7,15 +7,38 @@ syntax over our own tokens rather than a text search parser, whose idea of
 a word depends on the database's locale and would drop or split Chinese.
 """
 
+import math
+
 from django.db.models import Expression, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate
 
 from qa.models import SearchDocument
-from qa.search.backends.base import Backend
+from qa.search.backends.base import Backend, Bound
 from qa.search.tokenize import Group
 
 _DOCUMENTS = SearchDocument._meta.db_table
+# What reading one match through the GIN index costs (a heap fetch, then a sort), in
+# rows walked down the primary key and filtered: the plans cost the same for m matches of
+# n documents when m·m·WALK_PER_FETCH = limit·n (docs/performance.md, "Search at a million").
+WALK_PER_FETCH = 3
+# A walk goes this many times as far as the matches, if all the bound allows were
+# there, would need: fewer than that and the few there are come from the index.
+WALK_MARGIN = 4
+
+
+def _few_up_to(documents: int, limit: int) -> float:
+    """The most matches that are cheaper read through the index than walked to."""
+    return math.sqrt(limit * documents / WALK_PER_FETCH)
+
+
+def _few(most: int, documents: int, limit: int) -> bool:
+    return most <= _few_up_to(documents, limit)
+
+
+def _window(bound: Bound, limit: int) -> int:
+    """The newest rows to walk for ``limit`` matches when ``bound.most`` may match."""
+    return min(bound.documents, math.ceil(WALK_MARGIN * limit * bound.documents / max(bound.most, 1)))
 
 
 class PostgresBackend(Backend):
@@ -34,7 +57,32 @@ class PostgresBackend(Backend):
     def delete_many(self, cursor, pks) -> None:
         """The vectors go with their SearchDocument rows."""
 
-    def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
+    def match_sql(
+        self,
+        groups: list[Group],
+        *,
+        title_only: bool,
+        tag_id: int | None,
+        limit: int,
+        bound: Bound | None = None,
+    ):
+        """The newest ``limit`` matches, by whichever of two plans the ``bound`` favours.
+
+        The planner estimates matches from sampled statistics, multiplies the shares
+        of words as if they were independent (the two-character pieces of one Chinese
+        word never are) and guesses a share for words it did not sample. A wrong guess
+        sends it the wrong way: down the primary key through every row when almost
+        nothing matches, or through the GIN index to every one of a hundred thousand
+        matches to sort them. The vocabulary's document frequencies bound the matches,
+        so the plan is chosen here:
+
+        * few possible matches: all of them through the GIN index, then sorted
+          (``question_id + 0`` is not the key's order, so the key cannot be walked);
+        * many: the newest ``_window`` rows are walked by the key and filtered; only
+          when the walk finds so few that few can match in all (the titles, which the
+          vocabulary does not count apart, can be far fewer than the documents), all
+          matches are read through the index.
+        """
         parts = []
         for group in groups:
             variants = []
@@ -42,14 +90,35 @@ class PostgresBackend(Backend):
                 joiner = " | " if variant.any_of else " & "
                 variants.append("(" + joiner.join(f"'{token}'" for token in variant.tokens) + ")")
             parts.append("(" + " | ".join(variants) + ")")
+        query = " & ".join(parts)
         column = "title_vector" if title_only else "search_vector"
         sql = f"SELECT question_id AS id FROM {_DOCUMENTS} WHERE {column} @@ %s::tsquery"  # noqa: S608
-        params: list = [" & ".join(parts)]
+        params: list = [query]
         if tag_id is not None:
             tagged, tagged_params = self.tagged(tag_id)
             sql += f" AND question_id IN ({tagged})"
             params.extend(tagged_params)
-        return sql + " ORDER BY question_id DESC LIMIT %s", [*params, limit]
+        every = sql + " ORDER BY question_id + 0 DESC LIMIT %s"
+        if bound is None or tag_id is not None:
+            return sql + " ORDER BY question_id DESC LIMIT %s", [*params, limit]
+        if _few(bound.most, bound.documents, limit):
+            return every, [*params, limit]
+        window = _window(bound, limit)
+        # The walk found few: all matches through the index, as long as so few in the
+        # window promise few in all (more, and the walk's share of them is kept).
+        below = min(limit, max(1, math.ceil(_few_up_to(bound.documents, limit) * window / bound.documents)))
+        return (
+            f"""WITH recent AS (
+                SELECT id FROM (
+                    SELECT question_id AS id, {column} AS v FROM {_DOCUMENTS}
+                    ORDER BY question_id DESC LIMIT %s
+                ) AS w WHERE v @@ %s::tsquery LIMIT %s
+            )
+            SELECT id FROM recent
+            UNION ALL
+            SELECT id FROM ({every}) AS everything WHERE (SELECT count(*) FROM recent) < %s""",  # noqa: S608
+            [window, query, limit, *params, limit, below],
+        )
 
     def document_terms(self, pk: int, *, title_only: bool = False) -> RawSQL:
         tokens = "title_tokens" if title_only else "title_tokens || ' ' || body_tokens"

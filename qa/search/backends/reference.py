@@ -26,12 +26,16 @@ class ReferenceBackend:
                     break
         return found
 
-    def match_title_first(self, groups: list[Group], *, tag_id: int | None, limit: int) -> list[int]:
+    def match_title_first(
+        self, groups: list[Group], *, tag_id: int | None, limit: int, bound=None
+    ) -> list[int]:
         in_title = self.match(groups, title_only=True, tag_id=tag_id, limit=limit)
         anywhere = self.match(groups, title_only=False, tag_id=tag_id, limit=limit)
         return list(dict.fromkeys(in_title + anywhere))[:limit]
 
-    def match_each(self, groups: list[Group], *, tag_id: int | None, limit: int) -> list[list[int]]:
+    def match_each(
+        self, groups: list[Group], *, tag_id: int | None, limit: int, bounds=None
+    ) -> list[list[int]]:
         return [self.match_title_first([group], tag_id=tag_id, limit=limit) for group in groups]
 
 

@@ -37,7 +37,15 @@ class SQLiteBackend(Backend):
     def clear(self, cursor) -> None:
         cursor.execute(f"DELETE FROM {FTS_TABLE}")  # noqa: S608
 
-    def match_sql(self, groups: list[Group], *, title_only: bool, tag_id: int | None, limit: int):
+    def match_sql(
+        self,
+        groups: list[Group],
+        *,
+        title_only: bool,
+        tag_id: int | None,
+        limit: int,
+        bound=None,
+    ):
         # Tokens are [a-z0-9]/ideographs only (tokenize.encode), so quoting them is enough.
         parts = []
         for group in groups:

@@ -22,9 +22,24 @@ _DOCUMENTS = SearchDocument._meta.db_table
 # rows walked down the primary key and filtered: the plans cost the same for m matches of
 # n documents when m·m·WALK_PER_FETCH = limit·n (docs/performance.md, "Search at a million").
 WALK_PER_FETCH = 3
+# The vocabulary counts documents, not titles, so a title walk may find few however
+# common the words are: it stops here, and the index is asked if it found too few.
+TITLE_WINDOW = 10_000
 # A walk goes this many times as far as the matches, if all the bound allows were
 # there, would need: fewer than that and the few there are come from the index.
 WALK_MARGIN = 4
+
+
+def _tsquery(groups: list[Group]) -> str:
+    """Every group, each any of its variants (all of a variant's tokens, or any for a respelling)."""
+    parts = []
+    for group in groups:
+        variants = []
+        for variant in group.variants:
+            joiner = " | " if variant.any_of else " & "
+            variants.append("(" + joiner.join(f"'{token}'" for token in variant.tokens) + ")")
+        parts.append("(" + " | ".join(variants) + ")")
+    return " & ".join(parts)
 
 
 def _few_up_to(documents: int, limit: int) -> float:
@@ -83,14 +98,7 @@ class PostgresBackend(Backend):
           vocabulary does not count apart, can be far fewer than the documents), all
           matches are read through the index.
         """
-        parts = []
-        for group in groups:
-            variants = []
-            for variant in group.variants:
-                joiner = " | " if variant.any_of else " & "
-                variants.append("(" + joiner.join(f"'{token}'" for token in variant.tokens) + ")")
-            parts.append("(" + " | ".join(variants) + ")")
-        query = " & ".join(parts)
+        query = _tsquery(groups)
         column = "title_vector" if title_only else "search_vector"
         sql = f"SELECT question_id AS id FROM {_DOCUMENTS} WHERE {column} @@ %s::tsquery"  # noqa: S608
         params: list = [query]
@@ -104,6 +112,8 @@ class PostgresBackend(Backend):
         if _few(bound.most, bound.documents, limit):
             return every, [*params, limit]
         window = _window(bound, limit)
+        if title_only:
+            window = min(window, TITLE_WINDOW)
         # The walk found few: all matches through the index, as long as so few in the
         # window promise few in all (more, and the walk's share of them is kept).
         below = min(limit, max(1, math.ceil(_few_up_to(bound.documents, limit) * window / bound.documents)))

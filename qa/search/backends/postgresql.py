@@ -20,7 +20,7 @@ from qa.search.tokenize import Group
 _DOCUMENTS = SearchDocument._meta.db_table
 # What reading one match through the GIN index costs (a heap fetch, then a sort), in
 # rows walked down the primary key and filtered: the plans cost the same for m matches of
-# n documents when m·m·WALK_PER_FETCH = limit·n (docs/performance.md, "Search at a million").
+# n documents when m·m·WALK_PER_FETCH = limit·n (docs/performance.md, "Figures at scale").
 WALK_PER_FETCH = 3
 # The vocabulary counts documents, not titles, so a title walk may find few however
 # common the words are: it stops here, and the index is asked if it found too few.

@@ -136,6 +136,17 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _rate_limit_clock_stands_still(monkeypatch):
+    """Limits count in fixed windows of the clock: two requests on either side of a window's
+    end would count once each, and a test of a limit would pass or fail by the minute it ran
+    in (a slow image upload made that happen). The limiter's clock stands 30 s into a window
+    unless a test moves it (tests/test_ratelimit.py)."""
+    from config import ratelimit
+
+    monkeypatch.setattr(ratelimit, "now", lambda: 1_700_000_010.0)
+
+
+@pytest.fixture(autouse=True)
 def _free_download_slots(_fresh_cache, monkeypatch, settings):
     """No download slot is ever short outside tests/test_download_slots.py: the test
     client never closes a streamed response nobody read, which a real server always does.

@@ -80,11 +80,13 @@ def test_limit_applies_after_the_limit_through_redis(redis_cache):
 
 def test_counters_are_shared_between_processes(redis_cache):
     """Another process (another gunicorn worker or host) counts into the same budget."""
-    code = """
+    # The other process reads this one's (fixed) clock, so both count in one window.
+    code = f"""
 import django
 django.setup()
 from django.test import RequestFactory
 from config import ratelimit
+ratelimit.now = lambda: {ratelimit.now()!r}
 for _ in range(3):
     assert ratelimit.hit(RequestFactory().get("/search/", REMOTE_ADDR="203.0.113.50"), "search") is None
 """

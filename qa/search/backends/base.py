@@ -20,6 +20,20 @@ class Bound:
     documents: int
 
 
+def boolean_query(groups: list[Group], *, quote: str, all_of: str, any_of: str) -> str:
+    """The engine's match expression for ``groups``: every group, each any of its variants
+    (all of a variant's tokens, or any of them for a respelling), tokens in ``quote``.
+    Tokens are [a-z0-9] or ideographs only (``tokenize.encode``), so quoting them is enough."""
+    parts = []
+    for group in groups:
+        variants = []
+        for variant in group.variants:
+            joiner = any_of if variant.any_of else all_of
+            variants.append("(" + joiner.join(f"{quote}{token}{quote}" for token in variant.tokens) + ")")
+        parts.append("(" + any_of.join(variants) + ")")
+    return all_of.join(parts)
+
+
 class Backend:
     """One full-text engine; subclasses write its SQL."""
 

@@ -14,7 +14,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate
 
 from qa.models import SearchDocument
-from qa.search.backends.base import Backend, Bound
+from qa.search.backends.base import Backend, Bound, boolean_query
 from qa.search.tokenize import Group
 
 _DOCUMENTS = SearchDocument._meta.db_table
@@ -28,18 +28,6 @@ TITLE_WINDOW = 10_000
 # A walk goes this many times as far as the matches, if all the bound allows were
 # there, would need: fewer than that and the few there are come from the index.
 WALK_MARGIN = 4
-
-
-def _tsquery(groups: list[Group]) -> str:
-    """Every group, each any of its variants (all of a variant's tokens, or any for a respelling)."""
-    parts = []
-    for group in groups:
-        variants = []
-        for variant in group.variants:
-            joiner = " | " if variant.any_of else " & "
-            variants.append("(" + joiner.join(f"'{token}'" for token in variant.tokens) + ")")
-        parts.append("(" + " | ".join(variants) + ")")
-    return " & ".join(parts)
 
 
 def _few_up_to(documents: int, limit: int) -> float:
@@ -98,7 +86,7 @@ class PostgresBackend(Backend):
           vocabulary does not count apart, can be far fewer than the documents), all
           matches are read through the index.
         """
-        query = _tsquery(groups)
+        query = boolean_query(groups, quote="'", all_of=" & ", any_of=" | ")
         column = "title_vector" if title_only else "search_vector"
         sql = f"SELECT question_id AS id FROM {_DOCUMENTS} WHERE {column} @@ %s::tsquery"  # noqa: S608
         params: list = [query]

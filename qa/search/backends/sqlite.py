@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
 from qa.models import SearchDocument
-from qa.search.backends.base import Backend
+from qa.search.backends.base import Backend, boolean_query
 from qa.search.tokenize import Group
 
 FTS_TABLE = "qa_search_fts"
@@ -46,15 +46,7 @@ class SQLiteBackend(Backend):
         limit: int,
         bound=None,
     ):
-        # Tokens are [a-z0-9]/ideographs only (tokenize.encode), so quoting them is enough.
-        parts = []
-        for group in groups:
-            variants = []
-            for variant in group.variants:
-                joiner = " OR " if variant.any_of else " AND "
-                variants.append("(" + joiner.join(f'"{token}"' for token in variant.tokens) + ")")
-            parts.append("(" + " OR ".join(variants) + ")")
-        expression = " AND ".join(parts)
+        expression = boolean_query(groups, quote='"', all_of=" AND ", any_of=" OR ")
         if title_only:
             expression = f"title : ({expression})"
         sql = f"SELECT rowid AS id FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
